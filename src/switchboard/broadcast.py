@@ -1,0 +1,125 @@
+"""Fan-out through the `@connections` management API, concurrently and with honest counts.
+
+A room of N members costs about N x latency / concurrency. A `GoneException` (410) means the
+recipient is stale: its records are deleted (never the sender's) and it is counted as pruned.
+`LimitExceededException` (429) is retried with bounded backoff. Any other error is logged with
+the connection id, counted as failed, and never stops the rest of the broadcast.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchboard.store import Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi.client import ApiGatewayManagementApiClient
+
+log = logging.getLogger("switchboard.broadcast")
+
+#: Backoff before each retry of a throttled POST; its length bounds the retries.
+RETRY_DELAYS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FanoutResult:
+    delivered: int = 0
+    pruned: int = 0
+    failed: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.delivered + self.pruned + self.failed
+
+
+class Broadcaster:
+    """Posts one payload to many connections through a bounded thread pool."""
+
+    def __init__(
+        self,
+        management: ApiGatewayManagementApiClient,
+        store: Store,
+        *,
+        concurrency: int = 32,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
+        self._api = management
+        self._store = store
+        self._retry_delays = retry_delays
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fanout")
+
+    def post(self, connection_id: str, payload: bytes) -> Outcome:
+        """Deliver to one connection, retrying throttling; never raises for AWS errors."""
+        for delay in (*self._retry_delays, None):
+            try:
+                self._api.post_to_connection(ConnectionId=connection_id, Data=payload)
+                return Outcome.DELIVERED
+            except self._api.exceptions.GoneException:
+                # Must come before ClientError, of which it is a subclass.
+                return Outcome.GONE
+            except self._api.exceptions.LimitExceededException:
+                if delay is None:
+                    log.warning("post throttled, giving up", extra={"connectionId": connection_id})
+                    return Outcome.FAILED
+                time.sleep(delay)
+            except (ClientError, BotoCoreError) as error:
+                log.warning(
+                    "post failed",
+                    extra={"connectionId": connection_id, "error": _describe(error)},
+                )
+                return Outcome.FAILED
+        return Outcome.FAILED  # pragma: no cover - the loop always returns
+
+    def send(
+        self, connection_ids: Iterable[str], payload: bytes, *, sender: str | None = None
+    ) -> FanoutResult:
+        """Post to every id (the sender excluded), pruning the gone ones."""
+        futures: list[Future[Outcome]] = [
+            self._pool.submit(self._deliver, connection_id, payload, sender)
+            for connection_id in connection_ids
+            if connection_id != sender
+        ]
+        outcomes = [future.result() for future in futures]
+        return FanoutResult(
+            delivered=outcomes.count(Outcome.DELIVERED),
+            pruned=outcomes.count(Outcome.GONE),
+            failed=outcomes.count(Outcome.FAILED),
+        )
+
+    def to_room(self, room: str, payload: bytes, *, sender: str | None = None) -> FanoutResult:
+        """Post to every member of the room but the sender, page by page."""
+        ids = (cid for page in self._store.room_connection_pages(room) for cid in page)
+        return self.send(ids, payload, sender=sender)
+
+    def _deliver(self, connection_id: str, payload: bytes, sender: str | None) -> Outcome:
+        outcome = self.post(connection_id, payload)
+        if outcome is Outcome.GONE and connection_id != sender:
+            try:
+                self._store.remove_connection(connection_id)
+            except (ClientError, BotoCoreError) as error:
+                # Pruning is best effort: TTL removes the records if this fails.
+                log.warning(
+                    "prune failed",
+                    extra={"connectionId": connection_id, "error": _describe(error)},
+                )
+        return outcome
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__

@@ -1,0 +1,84 @@
+"""What every WebSocket entry point shares: the event view, error replies, one log line.
+
+A route function takes the event view and the container's runtime and returns the reply
+(a JSON object for the caller, or None for no reply). Client mistakes become an error reply;
+anything else is logged and re-raised, so Lambda reports the failure and API Gateway sends
+the caller its "Internal server error" frame.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from switchboard import runtime
+from switchboard.errors import ClientError
+from switchboard.events import WebSocketEvent
+from switchboard.protocol import error_reply
+from switchboard.structured_log import get_logger
+
+log = get_logger("switchboard")
+
+Reply = dict[str, Any]
+RouteFunction = Callable[[WebSocketEvent, runtime.Runtime], "Response"]
+LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+
+
+class Response:
+    """A proxy integration response: status code and an optional JSON body."""
+
+    __slots__ = ("status", "body")
+
+    def __init__(self, body: Reply | None = None, status: int = 200) -> None:
+        self.status = status
+        self.body = body
+
+    def to_proxy(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"statusCode": self.status}
+        if self.body is not None:
+            result["body"] = json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        return result
+
+
+def websocket_handler(route: RouteFunction) -> LambdaHandler:
+    """Wrap a route function as a Lambda handler."""
+
+    def handler(raw_event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        event = WebSocketEvent(raw_event)
+        ctx = raw_event.get("requestContext") or {}
+        fields = {
+            "route": ctx.get("routeKey"),
+            "connectionId": ctx.get("connectionId"),
+            "requestId": ctx.get("requestId"),
+        }
+        outcome = "ok"
+        try:
+            response = route(event, runtime.current())
+            if response.status >= 400:
+                outcome = f"status_{response.status}"
+            return response.to_proxy()
+        except ClientError as error:
+            outcome = error.code
+            return Response(
+                error_reply(error, actions=error.code == "unknown_action"), error.status
+            ).to_proxy()
+        except Exception:
+            outcome = "error"
+            log.exception("handler failed", extra=fields)
+            raise
+        finally:
+            log.info(
+                "invocation",
+                extra={
+                    **fields,
+                    "outcome": outcome,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+    handler.__name__ = route.__name__
+    handler.__doc__ = route.__doc__
+    return handler

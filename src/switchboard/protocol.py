@@ -1,0 +1,123 @@
+"""The client protocol: what clients may send, how it is validated, and what they receive.
+
+Every frame is a JSON object. Validation happens here, at the boundary, so that the store
+and the fan-out only ever see well-formed room names, display names and payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from switchboard.errors import BadRequest, ClientError, InvalidJson
+
+#: The custom routes the chat function serves (besides `$default`).
+ACTIONS: tuple[str, ...] = ("sendmessage", "join", "leave")
+DEFAULT_ROOM = "lobby"
+ROOM_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+NAME_MAX = 32
+#: What `@connections` accepts in one POST; a message we cannot deliver is refused up front.
+MAX_POST_BYTES = 128 * 1024
+#: A connection may belong to at most this many rooms, so that removing it is one transaction.
+MAX_ROOMS_PER_CONNECTION = 50
+
+
+def parse_body(body: str | None) -> dict[str, Any]:
+    """The message as a JSON object, or the error the `$default` route answers with."""
+    if body is None or body == "":
+        raise InvalidJson("the message body is empty: send a JSON object such as "
+                          '{"action": "sendmessage", "data": "hello"}')
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidJson("the message body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest(
+            f"the message must be a JSON object with an \"action\" field, got {_json_type(value)}"
+        )
+    return value
+
+
+def room_field(message: Mapping[str, Any], *, required: bool) -> str:
+    """The `room` field, validated; `lobby` when it is optional and absent."""
+    if "room" not in message or message["room"] is None:
+        if required:
+            raise BadRequest('"room" is required: a room name of 1-64 characters [A-Za-z0-9_.:-]')
+        return DEFAULT_ROOM
+    return validate_room(message["room"])
+
+
+def validate_room(room: Any) -> str:
+    if not isinstance(room, str):
+        raise BadRequest(f'"room" must be a string, got {_json_type(room)}')
+    if not ROOM_PATTERN.fullmatch(room):
+        raise BadRequest(
+            '"room" must be 1-64 characters of letters, digits, "_", ".", ":" or "-"'
+        )
+    return room
+
+
+def validate_name(name: Any) -> str:
+    """A display name: 1-32 printable characters, surrounding white space removed."""
+    if not isinstance(name, str):
+        raise BadRequest(f'"name" must be a string, got {_json_type(name)}')
+    cleaned = name.strip()
+    if not 1 <= len(cleaned) <= NAME_MAX or not cleaned.isprintable():
+        raise BadRequest(f'"name" must be 1-{NAME_MAX} printable characters')
+    return cleaned
+
+
+def guest_name() -> str:
+    return f"guest-{secrets.token_hex(3)}"
+
+
+def new_message_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    """Compact JSON, UTF-8; non-ASCII kept as is so sizes match what clients see."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def encode_deliverable(message: Mapping[str, Any]) -> bytes:
+    """`encode`, refusing a message larger than one `@connections` POST may carry."""
+    payload = encode(message)
+    if len(payload) > MAX_POST_BYTES:
+        raise BadRequest(
+            f'"data" is too large: the message would be {len(payload)} bytes, '
+            f"the limit is {MAX_POST_BYTES}"
+        )
+    return payload
+
+
+def error_reply(error: ClientError, *, actions: bool = False) -> dict[str, Any]:
+    reply: dict[str, Any] = {"type": "error", "error": error.code, "message": str(error)}
+    if actions:
+        reply["actions"] = list(ACTIONS)
+    return reply
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

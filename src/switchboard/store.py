@@ -1,0 +1,281 @@
+"""Connections and room memberships in one DynamoDB table.
+
+Key design (single table, string keys `PK` and `SK`):
+
+| item            | PK             | SK          | holds                                       |
+|-----------------|----------------|-------------|---------------------------------------------|
+| connection      | `CONN#{id}`    | `META`      | name, userId, connectedAt, identity, rooms  |
+| room membership | `ROOM#{room}`  | `CONN#{id}` | connectionId, name, userId                  |
+
+Sending to a room is a Query of its partition, so its cost grows with that room only. The
+connection item keeps the set of its rooms and a version number, so removing a connection is
+one transaction that deletes exactly the memberships it has, and never races a join into an
+orphaned membership. Every item carries `expiresAt` (epoch SECONDS) for DynamoDB TTL, so a
+`$disconnect` that never arrives cannot leave records behind for longer than the connection
+could have lived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError as BotoClientError
+
+from switchboard.errors import BadRequest, ConnectionGone
+from switchboard.protocol import MAX_ROOMS_PER_CONNECTION
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+META = "META"
+_REMOVE_ATTEMPTS = 5
+
+
+def connection_key(connection_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": META}}
+
+
+def membership_key(room: str, connection_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"ROOM#{room}"}, "SK": {"S": f"CONN#{connection_id}"}}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One live connection, as `$connect` recorded it."""
+
+    connection_id: str
+    name: str
+    connected_at: int
+    expires_at: int
+    user_id: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    rooms: frozenset[str] = field(default_factory=frozenset)
+    version: int = 0
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **connection_key(self.connection_id),
+            "connectionId": {"S": self.connection_id},
+            "name": {"S": self.name},
+            "connectedAt": {"N": str(self.connected_at)},
+            "expiresAt": {"N": str(self.expires_at)},
+            "v": {"N": str(self.version)},
+        }
+        if self.rooms:
+            item["rooms"] = {"SS": sorted(self.rooms)}
+        for attribute, value in (
+            ("userId", self.user_id),
+            ("sourceIp", self.source_ip),
+            ("userAgent", self.user_agent),
+        ):
+            if value:
+                item[attribute] = {"S": value}
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Connection:
+        return cls(
+            connection_id=item["connectionId"]["S"],
+            name=item["name"]["S"],
+            connected_at=int(item["connectedAt"]["N"]),
+            expires_at=int(item["expiresAt"]["N"]),
+            user_id=item.get("userId", {}).get("S"),
+            source_ip=item.get("sourceIp", {}).get("S"),
+            user_agent=item.get("userAgent", {}).get("S"),
+            rooms=frozenset(item.get("rooms", {}).get("SS", [])),
+            version=int(item.get("v", {"N": "0"})["N"]),
+        )
+
+    def membership_item(self, room: str) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **membership_key(room, self.connection_id),
+            "connectionId": {"S": self.connection_id},
+            "name": {"S": self.name},
+            "expiresAt": {"N": str(self.expires_at)},
+        }
+        if self.user_id:
+            item["userId"] = {"S": self.user_id}
+        return item
+
+
+class Store:
+    """Reads and writes of connections and memberships; every multi-item change is atomic."""
+
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, query_page_size: int | None = None
+    ) -> None:
+        self._db = client
+        self._table = table_name
+        # None lets DynamoDB fill 1 MB pages; a number forces smaller pages (tests use it).
+        self._page_size = query_page_size
+
+    @property
+    def table_name(self) -> str:
+        return self._table
+
+    def add_connection(self, connection: Connection) -> None:
+        """Record the connection and its initial rooms in one transaction."""
+        writes: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": connection.to_item(),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        writes += [
+            {"Put": {"TableName": self._table, "Item": connection.membership_item(room)}}
+            for room in sorted(connection.rooms)
+        ]
+        self._db.transact_write_items(TransactItems=writes)
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        response = self._db.get_item(
+            TableName=self._table, Key=connection_key(connection_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return Connection.from_item(item) if item else None
+
+    def require_connection(self, connection_id: str) -> Connection:
+        connection = self.get_connection(connection_id)
+        if connection is None:
+            raise ConnectionGone(connection_id)
+        return connection
+
+    def join_room(self, connection: Connection, room: str) -> bool:
+        """Add the membership; False when the connection was already a member."""
+        if room in connection.rooms:
+            return False
+        if len(connection.rooms) >= MAX_ROOMS_PER_CONNECTION:
+            raise BadRequest(
+                f"a connection may be in at most {MAX_ROOMS_PER_CONNECTION} rooms; leave one first"
+            )
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": connection_key(connection.connection_id),
+                            "UpdateExpression": "ADD rooms :room, v :one",
+                            "ConditionExpression": "v = :v",
+                            "ExpressionAttributeValues": {
+                                ":room": {"SS": [room]},
+                                ":one": {"N": "1"},
+                                ":v": {"N": str(connection.version)},
+                            },
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": connection.membership_item(room)}},
+                ]
+            )
+        except BotoClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            # The record changed under us (a concurrent join/leave) or is gone: re-read.
+            current = self.require_connection(connection.connection_id)
+            return self.join_room(current, room)
+        return True
+
+    def leave_room(self, connection: Connection, room: str) -> bool:
+        """Remove the membership; False when the connection was not a member."""
+        if room not in connection.rooms:
+            return False
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": connection_key(connection.connection_id),
+                            "UpdateExpression": "DELETE rooms :room ADD v :one",
+                            "ConditionExpression": "v = :v",
+                            "ExpressionAttributeValues": {
+                                ":room": {"SS": [room]},
+                                ":one": {"N": "1"},
+                                ":v": {"N": str(connection.version)},
+                            },
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": membership_key(room, connection.connection_id),
+                        }
+                    },
+                ]
+            )
+        except BotoClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            current = self.require_connection(connection.connection_id)
+            return self.leave_room(current, room)
+        return True
+
+    def remove_connection(self, connection_id: str) -> Connection | None:
+        """Delete the connection and all its memberships; None when it was already gone.
+
+        Idempotent, and safe against a concurrent join: the delete is conditional on the
+        version that was read, so a membership added in between is seen on the retry.
+        """
+        for _ in range(_REMOVE_ATTEMPTS):
+            connection = self.get_connection(connection_id)
+            if connection is None:
+                return None
+            writes: list[TransactWriteItemTypeDef] = [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": connection_key(connection_id),
+                        "ConditionExpression": "v = :v",
+                        "ExpressionAttributeValues": {":v": {"N": str(connection.version)}},
+                    }
+                }
+            ]
+            writes += [
+                {"Delete": {"TableName": self._table, "Key": membership_key(room, connection_id)}}
+                for room in sorted(connection.rooms)
+            ]
+            try:
+                self._db.transact_write_items(TransactItems=writes)
+            except BotoClientError as error:
+                if _is_condition_failure(error):
+                    continue
+                raise
+            return connection
+        raise RuntimeError(
+            f"connection {connection_id} kept changing; gave up after {_REMOVE_ATTEMPTS} tries"
+        )
+
+    def room_connection_pages(self, room: str) -> Iterator[list[str]]:
+        """The room's connection ids, one Query page at a time (LastEvaluatedKey followed)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :conn)",
+            "ExpressionAttributeValues": {":pk": {"S": f"ROOM#{room}"}, ":conn": {"S": "CONN#"}},
+            "ProjectionExpression": "connectionId",
+        }
+        if self._page_size:
+            kwargs["Limit"] = self._page_size
+        while True:
+            response = self._db.query(**kwargs)
+            yield [item["connectionId"]["S"] for item in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+
+def _is_condition_failure(error: BotoClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons", [])
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons
+    return False
