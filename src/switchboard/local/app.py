@@ -1,0 +1,194 @@
+"""The whole local stack: embedded DynamoDB, the template's tables, function pools, gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from switchboard.local.dynamodb import (
+    LOCAL_CREDENTIALS,
+    EmbeddedDynamoDB,
+    create_tables,
+    dynamodb_client,
+)
+from switchboard.local.functions import FunctionPool
+from switchboard.local.gateway import Gateway, GatewayOptions
+from switchboard.local.template_model import REGION, FunctionModel, TemplateModel, read_template
+
+log = logging.getLogger("switchboard.local")
+
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYTHONPATH")
+_AWS_CREDENTIALS = (
+    "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+)
+
+
+@dataclass
+class LocalSettings:
+    template: Path = Path("template.yaml")
+    stage: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    dynamodb_endpoint: str | None = None
+    gateway: GatewayOptions = field(default_factory=GatewayOptions)
+    warm: bool = True
+
+
+def function_environment(
+    model: FunctionModel,
+    *,
+    dynamodb_endpoint: str,
+    management_endpoint: str,
+    embedded: bool,
+    parent: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """What Lambda would give the function, with endpoints pointing at the local stack."""
+    parent = os.environ if parent is None else parent
+    env = {name: parent[name] for name in _PASSED_THROUGH if name in parent}
+    if embedded:
+        env.update(LOCAL_CREDENTIALS)
+    else:
+        env.update({name: parent[name] for name in _AWS_CREDENTIALS if name in parent})
+    env.update(
+        {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_LAMBDA_FUNCTION_NAME": model.logical_id,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(model.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{model.runtime}",
+            "LAMBDA_TASK_ROOT": str(model.code_dir),
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": management_endpoint,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(model.environment)
+    return env
+
+
+class LocalStack:
+    """Starts and stops everything `switchboard local` serves."""
+
+    def __init__(self, settings: LocalSettings) -> None:
+        self.settings = settings
+        self.dynamodb: EmbeddedDynamoDB | None = None
+        self.dynamodb_endpoint = settings.dynamodb_endpoint or ""
+        self.model: TemplateModel | None = None
+        self.gateway: Gateway | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.created_tables: list[str] = []
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.dynamodb_endpoint is None
+
+    async def start(self) -> None:
+        options = self.settings.gateway
+        if self.embedded:
+            self.dynamodb = EmbeddedDynamoDB(options.host if options.host != "0.0.0.0" else "127.0.0.1")
+            self.dynamodb_endpoint = await self.dynamodb.start()
+        # The port may be 0 (any free port): bind first so the template can name the real URL.
+        listener = bind_listener(options.host, options.port)
+        port = listener.getsockname()[1]
+        base_url = f"http://{_connect_host(options.host)}:{port}"
+        model = read_template(
+            self.settings.template,
+            parameters=self.settings.parameters,
+            gateway_url=base_url,
+            stage=self.settings.stage,
+        )
+        self.model = model
+        credentials = None if self.embedded else {k: v for k, v in os.environ.items() if k in _AWS_CREDENTIALS}
+        client = dynamodb_client(self.dynamodb_endpoint, credentials)
+        self.created_tables = await asyncio.to_thread(create_tables, client, model.tables)
+        management = f"{base_url}/{model.stage}"
+        used = {route.function for route in model.routes.values()} | {
+            authorizer.function for authorizer in model.authorizers.values()
+        }
+        self.pools = {
+            name: FunctionPool(
+                model.function(name),
+                function_environment(
+                    model.function(name),
+                    dynamodb_endpoint=self.dynamodb_endpoint,
+                    management_endpoint=management,
+                    embedded=self.embedded,
+                ),
+                options.max_processes,
+            )
+            for name in sorted(used)
+        }
+        self.gateway = Gateway(model, self.pools, options)
+        await self.gateway.start(listener)
+        if self.settings.warm:
+            await asyncio.gather(*(pool.warm() for pool in self.pools.values()))
+
+    async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
+        await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
+        if self.dynamodb is not None:
+            with contextlib.suppress(Exception):
+                await self.dynamodb.stop()
+
+    def banner(self) -> str:
+        assert self.model is not None and self.gateway is not None
+        model = self.model
+        host = _connect_host(self.settings.gateway.host)
+        port = self.gateway.port
+        ws = f"ws://{host}:{port}"
+        width = max(len(key) for key in model.routes) if model.routes else 8
+        routes = "\n".join(
+            f"    {key:<{width}}  -> {route.function} ({model.function(route.function).handler})"
+            + ("  [authorizer]" if route.authorizer else "")
+            + ("  [reply]" if route.has_route_response else "")
+            for key, route in sorted(model.routes.items())
+        )
+        tables = ", ".join(table.name for table in model.tables.values()) or "none"
+        dynamodb = (
+            f"{self.dynamodb_endpoint} (embedded moto server)"
+            if self.embedded
+            else f"{self.dynamodb_endpoint} (external)"
+        )
+        return (
+            f"Switchboard local gateway serving {model.path.name}\n"
+            f"  WebSocket     {ws}  (also {ws}/{model.stage})\n"
+            f"  @connections  http://{host}:{port}/{model.stage}/@connections/{{connectionId}}\n"
+            f"  DynamoDB      {dynamodb}; tables: {tables}\n"
+            f"  Routes ({model.route_selection_expression}):\n{routes}\n"
+            f"  Connect:\n"
+            f"    wscat -c '{ws}/{model.stage}?name=alice'\n"
+            f"    > {{\"action\": \"sendmessage\", \"data\": \"hello\"}}\n"
+            f"  Or from Python:\n"
+            f"    import asyncio, websockets\n"
+            f"    async def main():\n"
+            f"        async with websockets.connect('{ws}/{model.stage}?name=bob') as ws:\n"
+            f"            await ws.send('{{\"action\": \"sendmessage\", \"data\": \"hi\"}}')\n"
+            f"            print(await ws.recv())\n"
+            f"    asyncio.run(main())\n"
+            f"  Press Ctrl-C to stop."
+        )
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    listener.listen(1024)
+    listener.setblocking(False)
+    return listener

@@ -1,0 +1,53 @@
+"""Load CloudFormation/SAM YAML, turning short-form tags (`!Ref`, `!Sub`, ...) into long form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_SCALAR_TAGS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+}
+_FN_TAGS = (
+    "Sub", "GetAtt", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
+    "FindInMap", "GetAZs", "ImportValue", "Base64", "Cidr", "Transform", "ToJsonString",
+    "Length",
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader plus the CloudFormation tags; never constructs arbitrary objects."""
+
+
+def _construct(key: str, getatt: bool = False) -> Any:
+    def constructor(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        value: Any
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if getatt and isinstance(value, str):
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {key: value}
+
+    return constructor
+
+
+for _tag, _key in _SCALAR_TAGS.items():
+    _Loader.add_constructor(f"!{_tag}", _construct(_key))
+for _tag in _FN_TAGS:
+    _Loader.add_constructor(f"!{_tag}", _construct(f"Fn::{_tag}", getatt=_tag == "GetAtt"))
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """The template as plain dicts and lists, intrinsic functions in long form."""
+    with open(path, encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise ValueError(f"{path} is not a CloudFormation template: it has no Resources")
+    return document

@@ -1,0 +1,128 @@
+"""`switchboard local` and `switchboard invoke`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from switchboard.local.app import LocalSettings, LocalStack, function_environment
+from switchboard.local.dynamodb import EmbeddedDynamoDB, create_tables, dynamodb_client
+from switchboard.local.functions import FunctionPool
+from switchboard.local.gateway import Gateway, GatewayOptions
+from switchboard.local.template_model import TemplateError, read_template
+
+log = logging.getLogger("switchboard.local")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The websockets library logs every open and close at INFO: too chatty for a dev server.
+    logging.getLogger("websockets").setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
+    _configure_logging(args.log_level)
+    settings = LocalSettings(
+        template=Path(args.template),
+        stage=args.stage,
+        parameters=parameters,
+        dynamodb_endpoint=args.dynamodb_endpoint,
+        gateway=GatewayOptions(
+            host=args.host,
+            port=args.port,
+            idle_timeout=args.idle_timeout,
+            max_duration=args.max_duration,
+            management_latency_ms=args.management_latency_ms,
+            integration_timeout=args.integration_timeout,
+            max_processes=args.max_processes,
+        ),
+    )
+    try:
+        return asyncio.run(_serve(settings))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+    except (TemplateError, OSError) as error:
+        print(f"switchboard local: {error}", file=sys.stderr)
+        return 1
+
+
+async def _serve(settings: LocalSettings) -> int:
+    stack = LocalStack(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stack.start()
+        print(stack.banner(), flush=True)
+        await stop.wait()
+        print("\nShutting down: closing connections and running $disconnect...", file=sys.stderr, flush=True)
+    finally:
+        await stack.stop()
+    return 0
+
+
+def run_invoke(args: argparse.Namespace, parameters: dict[str, str]) -> int:
+    _configure_logging(args.log_level)
+    try:
+        raw = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
+        event = json.loads(raw)
+    except (OSError, ValueError) as error:
+        print(f"switchboard invoke: cannot read the event: {error}", file=sys.stderr)
+        return 2
+    try:
+        ok, result = asyncio.run(_invoke(args, parameters, event))
+    except TemplateError as error:
+        print(f"switchboard invoke: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0 if ok else 1
+
+
+async def _invoke(args: argparse.Namespace, parameters: dict[str, str], event: Any) -> tuple[bool, Any]:
+    embedded = EmbeddedDynamoDB() if args.dynamodb_endpoint is None else None
+    endpoint = await embedded.start() if embedded else args.dynamodb_endpoint
+    gateway: Gateway | None = None
+    pool: FunctionPool | None = None
+    try:
+        management = args.management_endpoint
+        if management is None:
+            # A real @connections endpoint with no clients: posts answer 410, as for stale ids.
+            model = read_template(args.template, parameters=parameters)
+            gateway = Gateway(model, {}, GatewayOptions(port=0))
+            await gateway.start()
+            management = f"http://127.0.0.1:{gateway.port}/{model.stage}"
+        model = read_template(args.template, parameters=parameters)
+        function = model.function(args.function)
+        await asyncio.to_thread(create_tables, dynamodb_client(endpoint), model.tables)
+        env = function_environment(
+            function, dynamodb_endpoint=endpoint, management_endpoint=management, embedded=embedded is not None
+        )
+        if args.management_endpoint is None or "MANAGEMENT_ENDPOINT" in env:
+            env["MANAGEMENT_ENDPOINT"] = management
+        pool = FunctionPool(function, env, 1)
+        context = event.get("requestContext") if isinstance(event, dict) else None
+        request_id = str((context or {}).get("requestId", "local-invoke"))
+        invocation = await pool.invoke(event, request_id, float(function.timeout))
+        if invocation.timed_out:
+            return False, {"errorType": "Sandbox.Timedout", "errorMessage": f"timed out after {function.timeout} s"}
+        if not invocation.ok:
+            return False, invocation.error
+        return True, invocation.result
+    finally:
+        if pool is not None:
+            await pool.stop()
+        if gateway is not None:
+            await gateway.stop()
+        if embedded is not None:
+            await embedded.stop()

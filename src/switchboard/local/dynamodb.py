@@ -1,0 +1,88 @@
+"""Start the embedded DynamoDB and create the template's tables in it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from switchboard.local.template_model import REGION, TableModel
+
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+_TABLE_KEYS = (
+    "KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput",
+    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification",
+    "SSESpecification", "TableClass",
+)
+
+
+class EmbeddedDynamoDB:
+    """moto's DynamoDB in a child process on a loopback port."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._host = host
+        self._process: asyncio.subprocess.Process | None = None
+        self.endpoint = ""
+
+    async def start(self) -> str:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "switchboard.local.dynamodb_server", "--host", self._host,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), timeout=60)
+        if not line.startswith(b"READY "):
+            raise RuntimeError(f"the embedded DynamoDB did not start: {line!r}")
+        self.endpoint = f"http://{self._host}:{int(line.split()[1])}"
+        return self.endpoint
+
+    async def stop(self) -> None:
+        if self._process is None or self._process.returncode is not None:
+            return
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            await asyncio.wait_for(self._process.wait(), timeout=5)
+        except TimeoutError:
+            self._process.kill()
+            await self._process.wait()
+
+
+def dynamodb_client(endpoint: str, credentials: dict[str, str] | None = None) -> Any:
+    creds = credentials or LOCAL_CREDENTIALS
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=creds.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=creds.get("AWS_SECRET_ACCESS_KEY"),
+        config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
+    )
+
+
+def create_tables(client: Any, tables: dict[str, TableModel]) -> list[str]:
+    """Create each table from its template definition; existing tables are left alone."""
+    existing: set[str] = set()
+    for page in client.get_paginator("list_tables").paginate():
+        existing.update(page.get("TableNames", []))
+    created = []
+    for table in tables.values():
+        if table.name in existing:
+            continue
+        props = table.properties
+        kwargs = {key: props[key] for key in _TABLE_KEYS if key in props}
+        if "SSESpecification" in kwargs:
+            kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+        client.create_table(TableName=table.name, **kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            client.update_time_to_live(
+                TableName=table.name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        created.append(table.name)
+    return created

@@ -1,0 +1,402 @@
+"""The local gateway: template.yaml's WebSocket API and `@connections` API on one port.
+
+For each handshake it runs the authorizer and `$connect` before answering, as API Gateway
+does; each message is routed by the template's route selection expression and handed to
+that route's function in a warm process of its own; `@connections` requests deliver to,
+describe or close live connections. Messages of one connection are handled in order; all
+handler work happens in other processes, so a slow or crashing handler stalls nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.frames import CloseCode
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
+
+from switchboard.local import authorizer as authz
+from switchboard.local.client_connection import (
+    ABNORMAL,
+    GOING_AWAY,
+    MAX_FRAME_BYTES,
+    MAX_MESSAGE_BYTES,
+    ClientConnection,
+    Ending,
+    State,
+)
+from switchboard.local.event_builder import (
+    ConnectionInfo,
+    aws_id,
+    connect_event,
+    disconnect_event,
+    message_event,
+)
+from switchboard.local.functions import FunctionPool, Invocation
+from switchboard.local.http11 import (
+    BadHttpRequest,
+    HttpRequest,
+    json_body,
+    read_body,
+    read_head,
+    response_bytes,
+)
+from switchboard.local.management_api import HttpAnswer, ManagementApi, is_management_path
+from switchboard.local.routing import select_route
+from switchboard.local.template_model import LOCAL_API_ID, TemplateModel
+
+log = logging.getLogger("switchboard.local")
+
+INTEGRATION_TIMEOUT = 29.0
+
+
+@dataclass
+class GatewayOptions:
+    host: str = "127.0.0.1"
+    port: int = 3001
+    idle_timeout: float = 600.0
+    max_duration: float = 7200.0
+    management_latency_ms: float = 0.0
+    integration_timeout: float = INTEGRATION_TIMEOUT
+    max_processes: int = 8
+
+
+class Gateway:
+    """Serves one WebSocket API from a template model, with functions in `pools`."""
+
+    def __init__(
+        self, model: TemplateModel, pools: dict[str, FunctionPool], options: GatewayOptions
+    ) -> None:
+        self.model = model
+        self.pools = pools
+        self.options = options
+        self.connections: dict[str, ClientConnection] = {}
+        self.management = ManagementApi(
+            model.stage, self.connections.get, self._close_from_server, options.management_latency_ms
+        )
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._sweeper: asyncio.Task[None] | None = None
+        self.port = options.port
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, listener: socket.socket | None = None) -> None:
+        if listener is not None:
+            self._server = await asyncio.start_server(
+                self._serve_client, sock=listener, limit=256 * 1024
+            )
+        else:
+            self._server = await asyncio.start_server(
+                self._serve_client, self.options.host, self.options.port, limit=256 * 1024, backlog=1024
+            )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def stop(self) -> None:
+        """Close every client with 1001, run `$disconnect` for each, then stop serving."""
+        self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections.values()):
+            connection.close(GOING_AWAY)
+            await self._finish(connection, GOING_AWAY)
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=10)
+        for task in self._tasks:
+            task.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=2)
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _sweep(self) -> None:
+        """Close connections past the idle timeout or the maximum duration (1001)."""
+        while True:
+            await asyncio.sleep(min(1.0, self.options.idle_timeout / 4))
+            for connection in list(self.connections.values()):
+                if connection.state is not State.OPEN:
+                    continue
+                if (
+                    connection.idle_seconds() > self.options.idle_timeout
+                    or connection.age_seconds() > self.options.max_duration
+                ):
+                    connection.close(Ending(CloseCode.GOING_AWAY, ""))
+                    connection.writer.close()
+
+    # ---------------------------------------------------------------- transport
+
+    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await read_head(reader)
+            if request is None:
+                return
+            if request.is_websocket_upgrade and not is_management_path(request.path):
+                await self._websocket(request, reader, writer)
+            else:
+                await self._http(request, reader, writer)
+        except (BadHttpRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
+            with contextlib.suppress(Exception):
+                writer.write(response_bytes(400, json_body({"message": str(error)}), keep_alive=False))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:
+            log.exception("unexpected error serving a client")
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _http(
+        self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while True:
+            request.body = await read_body(reader, request)
+            if is_management_path(request.path):
+                answer = await self.management.handle(request)
+            elif request.path in ("/", f"/{self.model.stage}"):
+                answer = HttpAnswer(
+                    426,
+                    json_body({"message": "this is a WebSocket API: connect with a WebSocket client"}),
+                    (("Upgrade", "websocket"),),
+                )
+            else:
+                answer = HttpAnswer(404, json_body({"message": "Not Found"}))
+            keep_alive = request.keep_alive and not self._closing
+            writer.write(
+                response_bytes(answer.status, answer.body, list(answer.headers), keep_alive=keep_alive)
+            )
+            if not keep_alive:
+                await writer.drain()
+                return
+            next_request = await read_head(reader)
+            if next_request is None:
+                return
+            request = next_request
+
+    # ---------------------------------------------------------------- WebSocket
+
+    def _connection_info(self, request: HttpRequest, writer: asyncio.StreamWriter) -> ConnectionInfo:
+        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        host = request.header("host") or f"{self.options.host}:{self.port}"
+        headers = [*request.headers]
+        headers += [
+            ("X-Forwarded-For", str(peer[0])),
+            ("X-Forwarded-Port", str(self.port)),
+            ("X-Forwarded-Proto", "http"),
+        ]
+        return ConnectionInfo(
+            connection_id=aws_id(),
+            api_id=LOCAL_API_ID,
+            stage=self.model.stage,
+            domain_name=host,
+            source_ip=str(peer[0]),
+            user_agent=request.header("user-agent"),
+            connected_at=int(time.time() * 1000),
+            headers=headers,
+            query=request.query,
+        )
+
+    async def _websocket(
+        self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        protocol = ServerProtocol(max_size=(MAX_MESSAGE_BYTES, MAX_FRAME_BYTES))
+        protocol.receive_data(request.raw_head)
+        handshake = next((e for e in protocol.events_received() if isinstance(e, Request)), None)
+        if handshake is None:
+            raise BadHttpRequest("not a valid WebSocket handshake")
+        info = self._connection_info(request, writer)
+        connection = ClientConnection(info, protocol, writer)
+
+        def reject(status: int, text: str) -> None:
+            protocol.send_response(protocol.reject(status, text))
+            connection.flush()
+
+        if request.path.rstrip("/") not in ("", f"/{self.model.stage}") or self._closing:
+            reject(403, "Forbidden")
+            return
+        self.connections[info.connection_id] = connection
+        try:
+            status = await self._run_connect(connection)
+        except BaseException:
+            self.connections.pop(info.connection_id, None)
+            raise
+        if status is not None:
+            self.connections.pop(info.connection_id, None)
+            reject(status[0], status[1])
+            return
+        response = protocol.accept(handshake)
+        protocol.send_response(response)
+        connection.flush()
+        if response.status_code != 101:
+            # Not a valid WebSocket handshake after all; $connect had run, so balance it.
+            await self._finish(connection, ABNORMAL)
+            return
+        connection.state = State.OPEN
+        await self._read_frames(connection, reader)
+
+    async def _run_connect(self, connection: ClientConnection) -> tuple[int, str] | None:
+        """Authorizer, then `$connect`; the HTTP status that rejects the handshake, if any."""
+        route = self.model.routes.get("$connect")
+        if route is None:
+            return None
+        if route.authorizer is not None:
+            verdict = await authz.authorize(
+                self.model.authorizers[route.authorizer], connection.info, self.pools, self.options.integration_timeout
+            )
+            if verdict.status is not None:
+                return verdict.status, verdict.message
+            connection.info.authorizer = verdict.context
+        invocation = await self._invoke(route.function, connect_event(connection.info))
+        if not invocation.ok:
+            return 500, "Internal server error"
+        result = invocation.result
+        status = result.get("statusCode", 200) if isinstance(result, dict) else 200
+        try:
+            status = int(status)
+        except (TypeError, ValueError):
+            return 500, "Internal server error"
+        if not 200 <= status < 300:
+            body = result.get("body") if isinstance(result, dict) else None
+            return status, str(body or "")
+        if isinstance(result, dict):
+            headers = result.get("headers") or {}
+            chosen = {k.lower(): v for k, v in headers.items()}.get("sec-websocket-protocol")
+            if chosen:
+                connection.protocol.available_subprotocols = [chosen]
+        return None
+
+    async def _read_frames(self, connection: ClientConnection, reader: asyncio.StreamReader) -> None:
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        dispatcher = self._spawn(self._dispatch(connection, queue))
+        protocol = connection.protocol
+        try:
+            while True:
+                try:
+                    data = await reader.read(65536)
+                except ConnectionError:
+                    data = b""
+                if data:
+                    protocol.receive_data(data)
+                else:
+                    protocol.receive_eof()
+                for message in connection.messages(protocol.events_received()):
+                    queue.put_nowait(message)
+                connection.flush()
+                if protocol.parser_exc is not None and connection.ending is None:
+                    connection.ending = connection.parser_ending()
+                if not data or protocol.state.name == "CLOSED" or connection.writer.is_closing():
+                    break
+                if protocol.close_expected():
+                    continue
+        finally:
+            queue.put_nowait(None)
+            ending = connection.ending or ABNORMAL
+            await self._finish(connection, ending)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(dispatcher), timeout=self.options.integration_timeout + 1)
+
+    async def _dispatch(self, connection: ClientConnection, queue: asyncio.Queue[str | None]) -> None:
+        while (message := await queue.get()) is not None:
+            if connection.state is not State.OPEN:
+                continue
+            try:
+                await self._handle_message(connection, message)
+            except Exception:
+                log.exception("message handling failed for %s", connection.connection_id)
+
+    async def _handle_message(self, connection: ClientConnection, body: str) -> None:
+        route_key = select_route(self.model.route_selection_expression, body, self.model.routes)
+        event = message_event(connection.info, route_key or "$default", body)
+        request_id = event["requestContext"]["requestId"]
+        if route_key is None:
+            self._error_frame(connection, "Forbidden", request_id)
+            return
+        route = self.model.routes[route_key]
+        invocation = await self._invoke(route.function, event)
+        if invocation.timed_out:
+            self._error_frame(connection, "Endpoint request timed out", request_id)
+        elif not invocation.ok:
+            self._error_frame(connection, "Internal server error", request_id)
+        elif route.has_route_response and connection.state is State.OPEN:
+            reply = _reply_body(invocation.result)
+            if reply is not None:
+                connection.send(reply.encode("utf-8"))
+
+    def _error_frame(self, connection: ClientConnection, message: str, request_id: str) -> None:
+        if connection.state is State.OPEN:
+            connection.send(
+                json_body(
+                    {"message": message, "connectionId": connection.connection_id, "requestId": request_id}
+                )
+            )
+
+    async def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
+        request_id = event["requestContext"]["requestId"]
+        invocation = await self.pools[function].invoke(event, request_id, self.options.integration_timeout)
+        log.debug(
+            "%s %s -> %s in %.1f ms",
+            event["requestContext"]["routeKey"],
+            function,
+            "ok" if invocation.ok else ("timeout" if invocation.timed_out else "error"),
+            invocation.duration_ms,
+        )
+        if invocation.error:
+            log.warning(
+                "%s failed: %s: %s",
+                function,
+                invocation.error.get("errorType"),
+                invocation.error.get("errorMessage"),
+            )
+        return invocation
+
+    # ------------------------------------------------------------------- ending
+
+    def _close_from_server(self, connection: ClientConnection, ending: Ending) -> None:
+        connection.close(ending)
+        self._spawn(self._finish(connection, ending))
+
+    async def _finish(self, connection: ClientConnection, ending: Ending) -> None:
+        """Forget the connection and run `$disconnect` for it, exactly once."""
+        if connection.state is State.CLOSED:
+            return
+        was_open = connection.state is State.OPEN or connection.connection_id in self.connections
+        connection.state = State.CLOSED
+        connection.ending = connection.ending or ending
+        self.connections.pop(connection.connection_id, None)
+        with contextlib.suppress(Exception):
+            connection.writer.close()
+        route = self.model.routes.get("$disconnect")
+        if route is None or not was_open:
+            return
+        final = connection.ending
+        await self._invoke(route.function, disconnect_event(connection.info, final.code, final.reason))
+
+    def live_connections(self) -> Iterable[ClientConnection]:
+        return list(self.connections.values())
+
+
+def _reply_body(result: Any) -> str | None:
+    if isinstance(result, dict):
+        body = result.get("body")
+        if body is None:
+            return None
+        return body if isinstance(body, str) else str(body)
+    if result is None:
+        return None
+    return str(result)

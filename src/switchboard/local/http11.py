@@ -1,0 +1,157 @@
+"""The small part of HTTP/1.1 the gateway speaks: request heads, bodies, responses.
+
+Enough for boto3, the AWS SDK for JavaScript, curl and browsers: Content-Length and chunked
+bodies, keep-alive. A request that is not well-formed gets 400 and the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+MAX_HEAD = 64 * 1024
+MAX_BODY = 10 * 1024 * 1024
+
+
+class BadHttpRequest(Exception):
+    """The bytes received are not an HTTP/1.1 request we can serve."""
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    raw_head: bytes
+    body: bytes = b""
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return default
+
+    @property
+    def path(self) -> str:
+        return unquote(urlsplit(self.target).path) or "/"
+
+    @property
+    def raw_path(self) -> str:
+        return urlsplit(self.target).path or "/"
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        return parse_qsl(urlsplit(self.target).query, keep_blank_values=True)
+
+    @property
+    def query_string(self) -> str:
+        return urlsplit(self.target).query
+
+    @property
+    def keep_alive(self) -> bool:
+        connection = (self.header("connection") or "").lower()
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in connection
+        return "close" not in connection
+
+    @property
+    def is_websocket_upgrade(self) -> bool:
+        upgrade = (self.header("upgrade") or "").lower()
+        return self.method == "GET" and upgrade == "websocket"
+
+
+async def read_head(reader: asyncio.StreamReader) -> HttpRequest | None:
+    """The next request head on the connection, or None at a clean end of stream."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as error:
+        if not error.partial.strip():
+            return None
+        raise BadHttpRequest("the connection closed in the middle of a request") from None
+    except asyncio.LimitOverrunError:
+        raise BadHttpRequest("request head too large") from None
+    return parse_head(head)
+
+
+def parse_head(head: bytes) -> HttpRequest:
+    try:
+        text = head.decode("latin-1")
+        request_line, *lines = text.split("\r\n")
+        method, target, version = request_line.split(" ")
+    except ValueError:
+        raise BadHttpRequest("malformed request line") from None
+    if not version.startswith("HTTP/1."):
+        raise BadHttpRequest(f"unsupported protocol {version!r}")
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise BadHttpRequest(f"malformed header line {line[:40]!r}")
+        headers.append((name, value.strip()))
+    return HttpRequest(method, target, version, headers, head)
+
+
+async def read_body(reader: asyncio.StreamReader, request: HttpRequest, limit: int = MAX_BODY) -> bytes:
+    if (request.header("transfer-encoding") or "").lower() == "chunked":
+        chunks = []
+        size = 0
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            try:
+                length = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise BadHttpRequest("malformed chunk size") from None
+            if length == 0:
+                # Trailers (rarely sent) end with an empty line.
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass
+                return b"".join(chunks)
+            size += length
+            if size > limit:
+                raise BadHttpRequest("request body too large")
+            chunks.append(await reader.readexactly(length))
+            await reader.readexactly(2)
+    length_header = request.header("content-length")
+    if length_header is None:
+        return b""
+    try:
+        length = int(length_header)
+    except ValueError:
+        raise BadHttpRequest("malformed Content-Length") from None
+    if length < 0 or length > limit:
+        raise BadHttpRequest("request body too large")
+    return await reader.readexactly(length)
+
+
+def response_bytes(
+    status: int,
+    body: bytes = b"",
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    keep_alive: bool = True,
+) -> bytes:
+    phrase = HTTPStatus(status).phrase
+    lines = [f"HTTP/1.1 {status} {phrase}", f"Date: {formatdate(usegmt=True)}"]
+    names = set()
+    for name, value in headers or []:
+        lines.append(f"{name}: {value}")
+        names.add(name.lower())
+    if status != 204 and status >= 200:
+        lines.append(f"Content-Length: {len(body)}")
+    if "content-type" not in names and body:
+        lines.append("Content-Type: application/json")
+    lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body if status != 204 else b"")
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -1,0 +1,95 @@
+"""The `@connections` management API, as the service answers it on the wire.
+
+Routes `/@connections/{id}` and `/{stage}/@connections/{id}`. Errors carry their name in the
+`x-amzn-errortype` header and a JSON `message`, which is how boto3 and the AWS SDK for
+JavaScript map them to `GoneException` and friends. Requests are not SigV4-verified locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from switchboard.local.client_connection import MAX_MESSAGE_BYTES, ClientConnection, Ending, State
+from switchboard.local.http11 import HttpRequest, json_body
+
+_PATH = re.compile(r"^(?:/(?P<stage>[^/]+))?/@connections/(?P<id>[^/]+)/?$")
+DELETED = Ending(1000, "")
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def error(status: int, error_type: str, message: str) -> HttpAnswer:
+    return HttpAnswer(
+        status,
+        json_body({"message": message}),
+        (("x-amzn-errortype", error_type), ("Content-Type", "application/json")),
+    )
+
+
+def iso8601(epoch_ms: int) -> str:
+    seconds = epoch_ms / 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{epoch_ms % 1000:03d}Z"
+
+
+def is_management_path(path: str) -> bool:
+    return "/@connections/" in path
+
+
+class ManagementApi:
+    """Answers `@connections` requests against the gateway's live connections."""
+
+    def __init__(
+        self,
+        stage: str,
+        lookup: Callable[[str], ClientConnection | None],
+        disconnect: Callable[[ClientConnection, Ending], None],
+        latency_ms: float = 0.0,
+    ) -> None:
+        self._stage = stage
+        self._lookup = lookup
+        self._disconnect = disconnect
+        self.latency = latency_ms / 1000
+
+    async def handle(self, request: HttpRequest) -> HttpAnswer:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        match = _PATH.match(request.path)
+        if match is None or (match.group("stage") not in (None, self._stage)):
+            return error(403, "ForbiddenException", "Forbidden")
+        connection_id = match.group("id")
+        connection = self._lookup(connection_id)
+        if request.method == "POST" and len(request.body) > MAX_MESSAGE_BYTES:
+            return error(413, "PayloadTooLargeException", "Request entity too large")
+        if connection is None or connection.state is not State.OPEN:
+            return error(410, "GoneException", f"Connection {connection_id} is gone")
+        if request.method == "POST":
+            connection.send(request.body)
+            return HttpAnswer(200)
+        if request.method == "GET":
+            identity = {"sourceIp": connection.info.source_ip}
+            if connection.info.user_agent is not None:
+                identity["userAgent"] = connection.info.user_agent
+            return HttpAnswer(
+                200,
+                json_body(
+                    {
+                        "connectedAt": iso8601(connection.info.connected_at),
+                        "lastActiveAt": iso8601(connection.last_active_ms),
+                        "identity": identity,
+                    }
+                ),
+                (("Content-Type", "application/json"),),
+            )
+        if request.method == "DELETE":
+            self._disconnect(connection, DELETED)
+            return HttpAnswer(204)
+        return error(403, "ForbiddenException", f"Method {request.method} is not allowed")

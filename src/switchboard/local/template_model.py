@@ -1,0 +1,398 @@
+"""What the local gateway needs from template.yaml, with intrinsic functions resolved.
+
+The template is the single source of truth: routes, their functions (Globals merged, the
+Environment resolved), the authorizer, the stage and the DynamoDB tables all come from here.
+References resolve to local stand-ins: a table's `Ref` is its name, a function's `Arn` a
+local ARN, and URLs of this WebSocket API (`https://{api}.execute-api...`) point at the
+gateway itself, so that functions reach the local `@connections` API.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from switchboard.local.cfn_yaml import load_template
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "switchboard-local"
+LOCAL_API_ID = "local"
+_NO_VALUE = object()
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+_FUNCTION_IN_URI = re.compile(r":function:([A-Za-z0-9_-]+)")
+
+
+class TemplateError(ValueError):
+    """The template lacks something the local gateway needs, or uses what it cannot resolve."""
+
+
+@dataclass(frozen=True)
+class FunctionModel:
+    logical_id: str
+    handler: str
+    code_dir: Path
+    runtime: str
+    timeout: int
+    memory_mb: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AuthorizerModel:
+    logical_id: str
+    function: str
+    identity_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RouteModel:
+    route_key: str
+    function: str
+    has_route_response: bool
+    authorizer: str | None = None
+
+
+@dataclass(frozen=True)
+class TableModel:
+    logical_id: str
+    name: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TemplateModel:
+    path: Path
+    api_logical_id: str
+    route_selection_expression: str
+    stage: str
+    routes: dict[str, RouteModel]
+    functions: dict[str, FunctionModel]
+    authorizers: dict[str, AuthorizerModel]
+    tables: dict[str, TableModel]
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def function(self, logical_id: str) -> FunctionModel:
+        try:
+            return self.functions[logical_id]
+        except KeyError:
+            known = ", ".join(sorted(self.functions)) or "none"
+            raise TemplateError(f"no function {logical_id!r} in the template (it has: {known})")
+
+
+def read_template(
+    path: str | Path,
+    *,
+    parameters: dict[str, str] | None = None,
+    gateway_url: str = "http://127.0.0.1:3001",
+    stage: str | None = None,
+) -> TemplateModel:
+    """Read a SAM template's WebSocket API and everything its routes need.
+
+    `stage` serves the API under another stage name; where the template takes the stage
+    from a parameter, that parameter is set, so every `${StageName}` agrees.
+    """
+    path = Path(path).resolve()
+    document = load_template(path)
+    resources: dict[str, Any] = document.get("Resources") or {}
+    parameters = dict(parameters or {})
+    if stage is not None:
+        for resource in resources.values():
+            if resource.get("Type") == "AWS::ApiGatewayV2::Stage":
+                stage_name = (resource.get("Properties") or {}).get("StageName")
+                target = _ref_target(stage_name)
+                if isinstance(stage_name, dict) and target in (document.get("Parameters") or {}):
+                    parameters.setdefault(str(target), stage)
+    resolver = _Resolver(document, parameters, gateway_url)
+
+    apis = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::ApiGatewayV2::Api"
+        and (resource.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    ]
+    if not apis:
+        raise TemplateError(f"{path} defines no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET")
+    api_id = apis[0]
+    api_props = resources[api_id].get("Properties") or {}
+    selection = str(resolver.resolve(api_props.get("RouteSelectionExpression", "")))
+
+    def of_api(resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource.get("Properties") or {}
+            for logical_id, resource in resources.items()
+            if resource.get("Type") == resource_type
+            and resolver.refers_to((resource.get("Properties") or {}).get("ApiId"), api_id)
+        }
+
+    stages = of_api("AWS::ApiGatewayV2::Stage")
+    if stage is None:
+        stage = str(resolver.resolve(next(iter(stages.values()))["StageName"])) if stages else "$default"
+
+    functions = {
+        logical_id: _function_model(logical_id, resource, document, resolver, path.parent)
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    integrations = {
+        logical_id: _function_of_uri(resolver.resolve(props.get("IntegrationUri")), logical_id)
+        for logical_id, props in of_api("AWS::ApiGatewayV2::Integration").items()
+    }
+    authorizers = {
+        logical_id: AuthorizerModel(
+            logical_id=logical_id,
+            function=_function_of_uri(resolver.resolve(props.get("AuthorizerUri")), logical_id),
+            identity_sources=tuple(str(s) for s in resolver.resolve(props.get("IdentitySource") or [])),
+        )
+        for logical_id, props in of_api("AWS::ApiGatewayV2::Authorizer").items()
+        if props.get("AuthorizerType") == "REQUEST"
+    }
+    with_response = {
+        _ref_target(props.get("RouteId"))
+        for props in of_api("AWS::ApiGatewayV2::RouteResponse").values()
+        if props.get("RouteResponseKey") == "$default"
+    }
+    routes: dict[str, RouteModel] = {}
+    for logical_id, props in of_api("AWS::ApiGatewayV2::Route").items():
+        route_key = str(resolver.resolve(props["RouteKey"]))
+        target = str(resolver.resolve(props.get("Target", "")))
+        integration = target.removeprefix("integrations/")
+        if integration not in integrations:
+            raise TemplateError(f"route {route_key!r} targets {target!r}, not an integration of the API")
+        authorizer = None
+        if props.get("AuthorizationType") == "CUSTOM":
+            authorizer = _ref_target(props.get("AuthorizerId"))
+            if authorizer not in authorizers:
+                raise TemplateError(f"route {route_key!r} names an unknown REQUEST authorizer")
+        routes[route_key] = RouteModel(
+            route_key=route_key,
+            function=integrations[integration],
+            has_route_response=logical_id in with_response,
+            authorizer=authorizer,
+        )
+    for route in routes.values():
+        if route.function not in functions:
+            raise TemplateError(
+                f"route {route.route_key!r} invokes {route.function!r}, "
+                "which is not an AWS::Serverless::Function of this template"
+            )
+    tables = {
+        logical_id: TableModel(
+            logical_id, resolver.table_name(logical_id), resolver.resolve(resource.get("Properties") or {})
+        )
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::DynamoDB::Table"
+    }
+    return TemplateModel(
+        path=path,
+        api_logical_id=api_id,
+        route_selection_expression=selection,
+        stage=stage,
+        routes=routes,
+        functions=functions,
+        authorizers=authorizers,
+        tables=tables,
+        parameters=resolver.parameter_values,
+    )
+
+
+def _function_model(
+    logical_id: str,
+    resource: dict[str, Any],
+    document: dict[str, Any],
+    resolver: _Resolver,
+    base: Path,
+) -> FunctionModel:
+    globals_ = ((document.get("Globals") or {}).get("Function")) or {}
+    props = resource.get("Properties") or {}
+    merged = {**globals_, **props}
+    environment: dict[str, Any] = {
+        **((globals_.get("Environment") or {}).get("Variables") or {}),
+        **((props.get("Environment") or {}).get("Variables") or {}),
+    }
+    resolved_env = {
+        name: _env_string(resolver.resolve(value))
+        for name, value in environment.items()
+    }
+    handler = merged.get("Handler")
+    if not isinstance(handler, str):
+        raise TemplateError(f"function {logical_id} has no Handler")
+    code_uri = merged.get("CodeUri", ".")
+    if not isinstance(code_uri, str):
+        raise TemplateError(f"function {logical_id}: only a local CodeUri path can be served")
+    return FunctionModel(
+        logical_id=logical_id,
+        handler=handler,
+        code_dir=(base / code_uri).resolve(),
+        runtime=str(merged.get("Runtime", "")),
+        timeout=int(resolver.resolve(merged.get("Timeout", 3))),
+        memory_mb=int(resolver.resolve(merged.get("MemorySize", 128))),
+        environment={k: v for k, v in resolved_env.items() if v is not None},
+    )
+
+
+def _env_string(value: Any) -> str | None:
+    if value is _NO_VALUE or value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _ref_target(value: Any) -> str | None:
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    return str(value) if isinstance(value, str) else None
+
+
+def _function_of_uri(uri: Any, owner: str) -> str:
+    match = _FUNCTION_IN_URI.search(str(uri))
+    if not match:
+        raise TemplateError(f"{owner}: cannot find a Lambda function in {uri!r}")
+    return match.group(1)
+
+
+class _Resolver:
+    """Evaluates intrinsic functions with local values for every reference."""
+
+    def __init__(self, document: dict[str, Any], overrides: dict[str, str], gateway_url: str):
+        self._resources: dict[str, Any] = document.get("Resources") or {}
+        self._conditions: dict[str, Any] = document.get("Conditions") or {}
+        self._gateway_url = gateway_url.rstrip("/")
+        params: dict[str, Any] = document.get("Parameters") or {}
+        unknown = set(overrides) - set(params)
+        if unknown:
+            raise TemplateError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
+        self.parameter_values: dict[str, str] = {}
+        for name, spec in params.items():
+            if name in overrides:
+                self.parameter_values[name] = overrides[name]
+            elif "Default" in spec:
+                self.parameter_values[name] = str(spec["Default"])
+            else:
+                raise TemplateError(f"template parameter {name} has no Default: pass a value for it")
+        self._pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": STACK_NAME,
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
+        }
+
+    def refers_to(self, value: Any, logical_id: str) -> bool:
+        return _ref_target(value) == logical_id
+
+    def table_name(self, logical_id: str) -> str:
+        props = self._resources[logical_id].get("Properties") or {}
+        name = props.get("TableName")
+        return str(self.resolve(name)) if name is not None else logical_id
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            items = [self.resolve(v) for v in value]
+            return [v for v in items if v is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self._ref(str(arg))
+            if key == "Condition":
+                return self._condition(str(arg))
+            if key.startswith("Fn::"):
+                return self._function(key[4:], arg)
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name in self._pseudo:
+            return self._pseudo[name]
+        if name in self.parameter_values:
+            return self.parameter_values[name]
+        resource = self._resources.get(name)
+        if resource is None:
+            raise TemplateError(f"!Ref {name}: no such parameter or resource")
+        kind = resource.get("Type", "")
+        if kind == "AWS::DynamoDB::Table":
+            return self.table_name(name)
+        if kind == "AWS::ApiGatewayV2::Api":
+            return LOCAL_API_ID
+        return name
+
+    def _get_att(self, name: str, attribute: str) -> Any:
+        resource = self._resources.get(name)
+        if resource is None:
+            raise TemplateError(f"!GetAtt {name}.{attribute}: no such resource")
+        kind = resource.get("Type", "")
+        if attribute == "Arn":
+            if kind == "AWS::DynamoDB::Table":
+                return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{self.table_name(name)}"
+            if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+                return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+            return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{name}"
+        if kind == "AWS::ApiGatewayV2::Api" and attribute == "ApiEndpoint":
+            return self._gateway_url.replace("http", "ws", 1)
+        return f"{name}.{attribute}"
+
+    def _function(self, name: str, arg: Any) -> Any:
+        if name == "Sub":
+            return self._sub(arg)
+        if name == "GetAtt":
+            target, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+            return self._get_att(str(target), str(attribute))
+        if name == "Join":
+            separator, items = arg
+            return str(separator).join(str(v) for v in self.resolve(items))
+        if name == "Select":
+            index, items = arg
+            return self.resolve(items)[int(self.resolve(index))]
+        if name == "Split":
+            separator, text = arg
+            return str(self.resolve(text)).split(str(separator))
+        if name == "If":
+            condition, when_true, when_false = arg
+            return self.resolve(when_true if self._condition(condition) else when_false)
+        if name == "Equals":
+            left, right = (self.resolve(v) for v in arg)
+            return str(left) == str(right)
+        if name == "Not":
+            return not self._truth(arg[0])
+        if name == "And":
+            return all(self._truth(v) for v in arg)
+        if name == "Or":
+            return any(self._truth(v) for v in arg)
+        raise TemplateError(f"Fn::{name} is not supported by the local gateway")
+
+    def _truth(self, value: Any) -> bool:
+        return bool(self.resolve(value))
+
+    def _condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            raise TemplateError(f"unknown condition {name}")
+        return self._truth(self._conditions[name])
+
+    def _sub(self, arg: Any) -> str:
+        if isinstance(arg, list):
+            text, variables = str(arg[0]), {k: self.resolve(v) for k, v in arg[1].items()}
+        else:
+            text, variables = str(arg), {}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name and not name.startswith("AWS::"):
+                target, attribute = name.split(".", 1)
+                return str(self._get_att(target, attribute))
+            return str(self._ref(name))
+
+        result = _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
+        # This API's own endpoints are the gateway when served locally.
+        api_host = f"{LOCAL_API_ID}.execute-api.{REGION}.amazonaws.com"
+        result = result.replace(f"https://{api_host}", self._gateway_url)
+        return result.replace(f"wss://{api_host}", self._gateway_url.replace("http", "ws", 1))

@@ -1,0 +1,98 @@
+"""One Lambda execution environment: a process that imports a handler once and invokes it.
+
+Run as `python -m switchboard.local.worker HANDLER CODE_DIR`. Requests arrive on stdin and
+answers leave on a private copy of stdout, one JSON object per line; the handler's own
+prints and logs go to stderr, which the gateway shows, so they can never corrupt the protocol.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import IO, Any
+
+
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers commonly use."""
+
+    def __init__(self, request_id: str, deadline: float) -> None:
+        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{name}"
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def load_handler(spec: str) -> Callable[[Any, Any], Any]:
+    module_name, _, function_name = spec.rpartition(".")
+    if not module_name:
+        raise ValueError(f"Handler {spec!r} must be module.function")
+    module = importlib.import_module(module_name)
+    handler = getattr(module, function_name)
+    if not callable(handler):
+        raise TypeError(f"Handler {spec!r} is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "errorType": error_type or type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc),
+    }
+
+
+def serve(handler_spec: str, code_dir: str, requests: IO[bytes], answers: IO[bytes]) -> None:
+    sys.path.insert(0, code_dir)
+    init_error: dict[str, Any] | None = None
+    handler: Callable[[Any, Any], Any] | None = None
+    try:
+        handler = load_handler(handler_spec)
+    except Exception as exc:  # reported on every invocation, as Lambda does
+        init_error = _error(exc, "Runtime.ImportModuleError")
+        traceback.print_exc()
+    answers.write(b'{"ready":true}\n')
+    answers.flush()
+    for line in requests:
+        request = json.loads(line)
+        answer: dict[str, Any]
+        if handler is None:
+            answer = {"ok": False, "error": init_error}
+        else:
+            context = LambdaContext(request["requestId"], request["deadline"])
+            try:
+                result = handler(request["event"], context)
+                answer = {"ok": True, "result": result}
+            except Exception as exc:
+                traceback.print_exc()
+                answer = {"ok": False, "error": _error(exc)}
+        try:
+            encoded = json.dumps(answer, default=str).encode()
+        except (TypeError, ValueError) as exc:
+            encoded = json.dumps({"ok": False, "error": _error(exc, "Runtime.MarshalError")}).encode()
+        answers.write(encoded + b"\n")
+        answers.flush()
+
+
+def main() -> None:
+    handler_spec, code_dir = sys.argv[1], sys.argv[2]
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(handler_spec, code_dir, sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()
