@@ -108,14 +108,18 @@ class Gateway:
             self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
-        for connection in list(self.connections.values()):
+        connections = list(self.connections.values())
+        for connection in connections:
             connection.close(GOING_AWAY)
-            await self._finish(connection, GOING_AWAY)
-        pending = [t for t in self._tasks if not t.done()]
+        # Concurrently: the function pools bound how many run at once.
+        await asyncio.gather(*(self._finish(c, GOING_AWAY) for c in connections))
+        current = asyncio.current_task()
+        pending = [t for t in self._tasks if not t.done() and t is not current]
         if pending:
-            await asyncio.wait(pending, timeout=10)
-        for task in self._tasks:
-            task.cancel()
+            await asyncio.wait(pending, timeout=self.options.integration_timeout + 1)
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=2)
@@ -143,6 +147,11 @@ class Gateway:
     # ---------------------------------------------------------------- transport
 
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            # Tracked so that shutdown waits for in-flight $disconnect invocations.
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             request = await read_head(reader)
             if request is None:
