@@ -20,7 +20,8 @@ def _parameters(values: Sequence[str]) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="switchboard",
-        description="Real-time WebSocket messaging on API Gateway, Lambda and DynamoDB, run locally.",
+        description="Real-time WebSocket messaging on API Gateway, Lambda and DynamoDB, "
+        "run locally.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -30,17 +31,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the template's WebSocket and @connections APIs on one port, "
         "each route running its function's handler with its own environment.",
     )
-    local.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    local.add_argument("--port", type=int, default=3001, help="WebSocket and @connections port (default 3001)")
-    local.add_argument("--template", "-t", default="template.yaml", help="SAM template (default template.yaml)")
+    local.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    local.add_argument(
+        "--port", type=int, default=3001, help="WebSocket and @connections port (default 3001)"
+    )
+    local.add_argument(
+        "--template", "-t", default="template.yaml", help="SAM template (default template.yaml)"
+    )
     local.add_argument("--stage", help="stage name to serve (default: the template's)")
     local.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
-    local.add_argument("--dynamodb-endpoint", help="use this DynamoDB (DynamoDB Local, AWS) instead of the embedded one")
-    local.add_argument("--idle-timeout", type=float, default=600.0, help="seconds (default 600, as AWS)")
-    local.add_argument("--max-duration", type=float, default=7200.0, help="seconds (default 7200, as AWS)")
-    local.add_argument("--management-latency-ms", type=float, default=0.0, help="simulated @connections latency")
+    local.add_argument(
+        "--dynamodb-endpoint",
+        help="use this DynamoDB (DynamoDB Local, AWS) instead of the embedded one",
+    )
+    local.add_argument(
+        "--idle-timeout", type=float, default=600.0, help="seconds (default 600, as AWS)"
+    )
+    local.add_argument(
+        "--max-duration", type=float, default=7200.0, help="seconds (default 7200, as AWS)"
+    )
+    local.add_argument(
+        "--management-latency-ms", type=float, default=0.0, help="simulated @connections latency"
+    )
     local.add_argument("--integration-timeout", type=float, default=29.0, help=argparse.SUPPRESS)
-    local.add_argument("--max-processes", type=int, default=8, help="warm processes per function (default 8)")
+    local.add_argument(
+        "--max-processes", type=int, default=8, help="warm processes per function (default 8)"
+    )
     local.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     invoke = commands.add_parser(
@@ -56,18 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--management-endpoint",
         help="@connections endpoint for the function (default: a local one with no clients)",
     )
-    invoke.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    invoke.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "local":
-        from switchboard.local.commands import run_local
+        # Imported here so `switchboard --help` does not load the gateway and moto.
+        from switchboard.local.commands import run_local  # noqa: PLC0415
 
         return run_local(args, _parameters(args.parameter_overrides))
     if args.command == "invoke":
-        from switchboard.local.commands import run_invoke
+        from switchboard.local.commands import run_invoke  # noqa: PLC0415
 
         return run_invoke(args, _parameters(args.parameter_overrides))
     return 2  # pragma: no cover - argparse rejects unknown commands

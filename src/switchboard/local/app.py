@@ -25,8 +25,12 @@ log = logging.getLogger("switchboard.local")
 
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYTHONPATH")
 _AWS_CREDENTIALS = (
-    "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
 )
 
 
@@ -92,7 +96,7 @@ class LocalStack:
     async def start(self) -> None:
         options = self.settings.gateway
         if self.embedded:
-            self.dynamodb = EmbeddedDynamoDB(options.host if options.host != "0.0.0.0" else "127.0.0.1")
+            self.dynamodb = EmbeddedDynamoDB(_connect_host(options.host))
             self.dynamodb_endpoint = await self.dynamodb.start()
         # The port may be 0 (any free port): bind first so the template can name the real URL.
         listener = bind_listener(options.host, options.port)
@@ -105,7 +109,11 @@ class LocalStack:
             stage=self.settings.stage,
         )
         self.model = model
-        credentials = None if self.embedded else {k: v for k, v in os.environ.items() if k in _AWS_CREDENTIALS}
+        credentials = (
+            None
+            if self.embedded
+            else {k: v for k, v in os.environ.items() if k in _AWS_CREDENTIALS}
+        )
         client = dynamodb_client(self.dynamodb_endpoint, credentials)
         self.created_tables = await asyncio.to_thread(create_tables, client, model.tables)
         management = f"{base_url}/{model.stage}"
@@ -165,12 +173,12 @@ class LocalStack:
             f"  Routes ({model.route_selection_expression}):\n{routes}\n"
             f"  Connect:\n"
             f"    wscat -c '{ws}/{model.stage}?name=alice'\n"
-            f"    > {{\"action\": \"sendmessage\", \"data\": \"hello\"}}\n"
+            f'    > {{"action": "sendmessage", "data": "hello"}}\n'
             f"  Or from Python:\n"
             f"    import asyncio, websockets\n"
             f"    async def main():\n"
             f"        async with websockets.connect('{ws}/{model.stage}?name=bob') as ws:\n"
-            f"            await ws.send('{{\"action\": \"sendmessage\", \"data\": \"hi\"}}')\n"
+            f'            await ws.send(\'{{"action": "sendmessage", "data": "hi"}}\')\n'
             f"            print(await ws.recv())\n"
             f"    asyncio.run(main())\n"
             f"  Press Ctrl-C to stop."
@@ -178,7 +186,8 @@ class LocalStack:
 
 
 def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+    """Where a client on this machine reaches a server listening on `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - a comparison
 
 
 def bind_listener(host: str, port: int) -> socket.socket:

@@ -12,8 +12,23 @@ _SCALAR_TAGS = {
     "Condition": "Condition",
 }
 _FN_TAGS = (
-    "Sub", "GetAtt", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
-    "FindInMap", "GetAZs", "ImportValue", "Base64", "Cidr", "Transform", "ToJsonString",
+    "Sub",
+    "GetAtt",
+    "Join",
+    "Select",
+    "Split",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "GetAZs",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "Transform",
+    "ToJsonString",
     "Length",
 )
 

@@ -122,9 +122,9 @@ class ClientConnection:
                 return complete
             if frame.opcode is Opcode.TEXT:
                 self._fragment_opcode = Opcode.TEXT
-                self._fragments = [frame.data]
+                self._fragments = [bytes(frame.data)]
             else:
-                self._fragments.append(frame.data)
+                self._fragments.append(bytes(frame.data))
             if frame.fin:
                 data = b"".join(self._fragments)
                 self._fragments = []

@@ -66,7 +66,11 @@ async def _serve(settings: LocalSettings) -> int:
         await stack.start()
         print(stack.banner(), flush=True)
         await stop.wait()
-        print("\nShutting down: closing connections and running $disconnect...", file=sys.stderr, flush=True)
+        print(
+            "\nShutting down: closing connections and running $disconnect...",
+            file=sys.stderr,
+            flush=True,
+        )
     finally:
         await stack.stop()
     return 0
@@ -75,7 +79,9 @@ async def _serve(settings: LocalSettings) -> int:
 def run_invoke(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     _configure_logging(args.log_level)
     try:
-        raw = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
+        raw = (
+            sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
+        )
         event = json.loads(raw)
     except (OSError, ValueError) as error:
         print(f"switchboard invoke: cannot read the event: {error}", file=sys.stderr)
@@ -89,7 +95,9 @@ def run_invoke(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     return 0 if ok else 1
 
 
-async def _invoke(args: argparse.Namespace, parameters: dict[str, str], event: Any) -> tuple[bool, Any]:
+async def _invoke(
+    args: argparse.Namespace, parameters: dict[str, str], event: Any
+) -> tuple[bool, Any]:
     embedded = EmbeddedDynamoDB() if args.dynamodb_endpoint is None else None
     endpoint = await embedded.start() if embedded else args.dynamodb_endpoint
     gateway: Gateway | None = None
@@ -106,7 +114,10 @@ async def _invoke(args: argparse.Namespace, parameters: dict[str, str], event: A
         function = model.function(args.function)
         await asyncio.to_thread(create_tables, dynamodb_client(endpoint), model.tables)
         env = function_environment(
-            function, dynamodb_endpoint=endpoint, management_endpoint=management, embedded=embedded is not None
+            function,
+            dynamodb_endpoint=endpoint,
+            management_endpoint=management,
+            embedded=embedded is not None,
         )
         if args.management_endpoint is None or "MANAGEMENT_ENDPOINT" in env:
             env["MANAGEMENT_ENDPOINT"] = management
@@ -115,7 +126,10 @@ async def _invoke(args: argparse.Namespace, parameters: dict[str, str], event: A
         request_id = str((context or {}).get("requestId", "local-invoke"))
         invocation = await pool.invoke(event, request_id, float(function.timeout))
         if invocation.timed_out:
-            return False, {"errorType": "Sandbox.Timedout", "errorMessage": f"timed out after {function.timeout} s"}
+            return False, {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"timed out after {function.timeout} s",
+            }
         if not invocation.ok:
             return False, invocation.error
         return True, invocation.result

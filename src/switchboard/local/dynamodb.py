@@ -13,9 +13,15 @@ from switchboard.local.template_model import REGION, TableModel
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 _TABLE_KEYS = (
-    "KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput",
-    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification",
-    "SSESpecification", "TableClass",
+    "KeySchema",
+    "AttributeDefinitions",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+    "SSESpecification",
+    "TableClass",
 )
 
 
@@ -29,7 +35,11 @@ class EmbeddedDynamoDB:
 
     async def start(self) -> str:
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "switchboard.local.dynamodb_server", "--host", self._host,
+            sys.executable,
+            "-m",
+            "switchboard.local.dynamodb_server",
+            "--host",
+            self._host,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -76,7 +86,9 @@ def create_tables(client: Any, tables: dict[str, TableModel]) -> list[str]:
         props = table.properties
         kwargs = {key: props[key] for key in _TABLE_KEYS if key in props}
         if "SSESpecification" in kwargs:
-            kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+            kwargs["SSESpecification"] = {
+                "Enabled": bool(props["SSESpecification"].get("SSEEnabled"))
+            }
         client.create_table(TableName=table.name, **kwargs)
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):

@@ -14,54 +14,74 @@ import argparse
 import io
 import json
 import os
-import uuid
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from switchboard.local import moto_patches
+from switchboard.local.fast_query import fast_query
+
 StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+QUERY_TARGET = "DynamoDB_20120810.Query"
 
 
-def serialised(app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> Any:
+class QuietHandler(MotoRequestHandler):
+    # Keep-alive: werkzeug's HTTP/1.0 default makes boto3 open a connection per call.
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        """Per-request access lines would drown the gateway's own output."""
+
+
+def serialised(app: WsgiApp) -> WsgiApp:
     """One request at a time; Queries of the common shape take the fast path."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
-    from switchboard.local.fast_query import fast_query
-
     lock = threading.Lock()
 
     def wrapper(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         with lock:
-            if environ.get("HTTP_X_AMZ_TARGET") == "DynamoDB_20120810.Query":
-                raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-                environ["wsgi.input"] = io.BytesIO(raw)
-                region = _region(environ.get("HTTP_AUTHORIZATION", ""))
-                try:
-                    tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][region].tables
-                    answer = fast_query(tables, json.loads(raw))
-                except Exception:  # anything unusual: let moto answer, and error, as it does
-                    answer = None
+            if environ.get("HTTP_X_AMZ_TARGET") == QUERY_TARGET:
+                answer = _fast_answer(environ)
                 if answer is not None:
-                    body = json.dumps(answer).encode()
                     start_response(
                         "200 OK",
                         [
                             ("Content-Type", "application/x-amz-json-1.0"),
-                            ("Content-Length", str(len(body))),
+                            ("Content-Length", str(len(answer))),
                             ("x-amzn-RequestId", uuid.uuid4().hex),
                         ],
                     )
-                    return [body]
+                    return [answer]
             return [b"".join(app(environ, start_response))]
 
     return wrapper
 
 
-def _region(authorization: str) -> str:
-    # Credential=AKID/20261128/us-east-1/dynamodb/aws4_request
-    parts = authorization.split("Credential=", 1)[-1].split("/")
+def _fast_answer(environ: dict[str, Any]) -> bytes | None:
+    raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again when we decline
+    try:
+        tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][_region(environ)].tables
+        answer = fast_query(tables, json.loads(raw))
+    except Exception:  # anything unusual: moto answers, and errors, as it always does
+        return None
+    return json.dumps(answer).encode() if answer is not None else None
+
+
+def _region(environ: dict[str, Any]) -> str:
+    # Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261128/us-east-1/dynamodb/aws4_request
+    parts = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
     return parts[2] if len(parts) > 3 else "us-east-1"
 
 
@@ -71,24 +91,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
 
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    from switchboard.local import moto_patches
-
     moto_patches.apply()
-
-    class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
-        # Keep-alive: werkzeug's HTTP/1.0 default makes boto3 open a connection per call.
-        protocol_version = "HTTP/1.1"
-
-        def log_request(self, *args: Any, **kwargs: Any) -> None:
-            """Per-request access lines would drown the gateway's own output."""
-
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
         args.host, args.port, serialised(app), threaded=True, request_handler=QuietHandler

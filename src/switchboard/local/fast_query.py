@@ -19,9 +19,16 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 #: DynamoDB stops a page at 1 MB of data read.
 RESULT_SIZE_LIMIT = 1_000_000
 _ALLOWED = {
-    "TableName", "KeyConditionExpression", "ExpressionAttributeValues",
-    "ExpressionAttributeNames", "ProjectionExpression", "Limit", "ExclusiveStartKey",
-    "ScanIndexForward", "ConsistentRead", "ReturnConsumedCapacity",
+    "TableName",
+    "KeyConditionExpression",
+    "ExpressionAttributeValues",
+    "ExpressionAttributeNames",
+    "ProjectionExpression",
+    "Limit",
+    "ExclusiveStartKey",
+    "ScanIndexForward",
+    "ConsistentRead",
+    "ReturnConsumedCapacity",
 }
 _NAME = r"(#?[A-Za-z0-9_]+)"
 _VALUE = r"(:[A-Za-z0-9_]+)"
@@ -36,7 +43,7 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
     """The Query response, or None when moto must answer it."""
     if not set(body) <= _ALLOWED or body.get("ReturnConsumedCapacity", "NONE") != "NONE":
         return None
-    table = tables.get(body.get("TableName"))
+    table = tables.get(str(body.get("TableName")))
     expression = body.get("KeyConditionExpression")
     if table is None or table.range_key_attr is None or not isinstance(expression, str):
         return None
@@ -69,8 +76,8 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
         or (prefix_name and range_key.type not in ("S", "B"))
     ):
         return None
-    projection = _projection(body.get("ProjectionExpression"), names)
-    if projection is False:
+    understood, projection = _projection(body.get("ProjectionExpression"), names)
+    if not understood:
         return None
     limit = body.get("Limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
@@ -120,19 +127,17 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
     return response
 
 
-def _projection(expression: Any, names: dict[str, str]) -> list[str] | None | bool:
-    """Top-level attribute names; None for no projection; False when moto must handle it."""
+def _projection(expression: Any, names: dict[str, str]) -> tuple[bool, list[str] | None]:
+    """(understood, top-level names or None for all); not understood: moto handles it."""
     if expression is None:
-        return None
+        return True, None
     if not isinstance(expression, str):
-        return False
+        return False, None
     result = []
     for part in expression.split(","):
         token = part.strip()
-        if not _PROJECTED_NAME.match(token):
-            return False
         resolved = names.get(token) if token.startswith("#") else token
-        if resolved is None:
-            return False
+        if not _PROJECTED_NAME.match(token) or resolved is None:
+            return False, None
         result.append(resolved)
-    return result
+    return True, result

@@ -48,8 +48,11 @@ class FunctionProcess:
 
     async def start(self) -> None:
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "switchboard.local.worker",
-            self.model.handler, str(self.model.code_dir),
+            sys.executable,
+            "-m",
+            "switchboard.local.worker",
+            self.model.handler,
+            str(self.model.code_dir),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=self._env,
@@ -84,7 +87,10 @@ class FunctionProcess:
             self.kill()
             return Invocation(
                 False,
-                error={"errorType": "Runtime.ExitError", "errorMessage": "the function process exited"},
+                error={
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": "the function process exited",
+                },
                 duration_ms=duration,
             )
         answer = json.loads(line)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
@@ -79,7 +79,10 @@ class Gateway:
         self.options = options
         self.connections: dict[str, ClientConnection] = {}
         self.management = ManagementApi(
-            model.stage, self.connections.get, self._close_from_server, options.management_latency_ms
+            model.stage,
+            self.connections.get,
+            self._close_from_server,
+            options.management_latency_ms,
         )
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -96,7 +99,11 @@ class Gateway:
             )
         else:
             self._server = await asyncio.start_server(
-                self._serve_client, self.options.host, self.options.port, limit=256 * 1024, backlog=1024
+                self._serve_client,
+                self.options.host,
+                self.options.port,
+                limit=256 * 1024,
+                backlog=1024,
             )
         self.port = self._server.sockets[0].getsockname()[1]
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
@@ -146,7 +153,9 @@ class Gateway:
 
     # ---------------------------------------------------------------- transport
 
-    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         task = asyncio.current_task()
         if task is not None:
             # Tracked so that shutdown waits for in-flight $disconnect invocations.
@@ -162,7 +171,9 @@ class Gateway:
                 await self._http(request, reader, writer)
         except (BadHttpRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
             with contextlib.suppress(Exception):
-                writer.write(response_bytes(400, json_body({"message": str(error)}), keep_alive=False))
+                writer.write(
+                    response_bytes(400, json_body({"message": str(error)}), keep_alive=False)
+                )
         except (ConnectionError, asyncio.CancelledError):
             pass
         except Exception:
@@ -181,14 +192,18 @@ class Gateway:
             elif request.path in ("/", f"/{self.model.stage}"):
                 answer = HttpAnswer(
                     426,
-                    json_body({"message": "this is a WebSocket API: connect with a WebSocket client"}),
+                    json_body(
+                        {"message": "this is a WebSocket API: connect with a WebSocket client"}
+                    ),
                     (("Upgrade", "websocket"),),
                 )
             else:
                 answer = HttpAnswer(404, json_body({"message": "Not Found"}))
             keep_alive = request.keep_alive and not self._closing
             writer.write(
-                response_bytes(answer.status, answer.body, list(answer.headers), keep_alive=keep_alive)
+                response_bytes(
+                    answer.status, answer.body, list(answer.headers), keep_alive=keep_alive
+                )
             )
             if not keep_alive:
                 await writer.drain()
@@ -200,7 +215,9 @@ class Gateway:
 
     # ---------------------------------------------------------------- WebSocket
 
-    def _connection_info(self, request: HttpRequest, writer: asyncio.StreamWriter) -> ConnectionInfo:
+    def _connection_info(
+        self, request: HttpRequest, writer: asyncio.StreamWriter
+    ) -> ConnectionInfo:
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         host = request.header("host") or f"{self.options.host}:{self.port}"
         headers = [*request.headers]
@@ -266,7 +283,10 @@ class Gateway:
             return None
         if route.authorizer is not None:
             verdict = await authz.authorize(
-                self.model.authorizers[route.authorizer], connection.info, self.pools, self.options.integration_timeout
+                self.model.authorizers[route.authorizer],
+                connection.info,
+                self.pools,
+                self.options.integration_timeout,
             )
             if verdict.status is not None:
                 return verdict.status, verdict.message
@@ -290,7 +310,9 @@ class Gateway:
                 connection.protocol.available_subprotocols = [chosen]
         return None
 
-    async def _read_frames(self, connection: ClientConnection, reader: asyncio.StreamReader) -> None:
+    async def _read_frames(
+        self, connection: ClientConnection, reader: asyncio.StreamReader
+    ) -> None:
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         dispatcher = self._spawn(self._dispatch(connection, queue))
         protocol = connection.protocol
@@ -304,7 +326,8 @@ class Gateway:
                     protocol.receive_data(data)
                 else:
                     protocol.receive_eof()
-                for message in connection.messages(protocol.events_received()):
+                frames = [e for e in protocol.events_received() if isinstance(e, Frame)]
+                for message in connection.messages(frames):
                     queue.put_nowait(message)
                 connection.flush()
                 if protocol.parser_exc is not None and connection.ending is None:
@@ -318,9 +341,13 @@ class Gateway:
             ending = connection.ending or ABNORMAL
             await self._finish(connection, ending)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(dispatcher), timeout=self.options.integration_timeout + 1)
+                await asyncio.wait_for(
+                    asyncio.shield(dispatcher), timeout=self.options.integration_timeout + 1
+                )
 
-    async def _dispatch(self, connection: ClientConnection, queue: asyncio.Queue[str | None]) -> None:
+    async def _dispatch(
+        self, connection: ClientConnection, queue: asyncio.Queue[str | None]
+    ) -> None:
         while (message := await queue.get()) is not None:
             if connection.state is not State.OPEN:
                 continue
@@ -351,13 +378,19 @@ class Gateway:
         if connection.state is State.OPEN:
             connection.send(
                 json_body(
-                    {"message": message, "connectionId": connection.connection_id, "requestId": request_id}
+                    {
+                        "message": message,
+                        "connectionId": connection.connection_id,
+                        "requestId": request_id,
+                    }
                 )
             )
 
     async def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         request_id = event["requestContext"]["requestId"]
-        invocation = await self.pools[function].invoke(event, request_id, self.options.integration_timeout)
+        invocation = await self.pools[function].invoke(
+            event, request_id, self.options.integration_timeout
+        )
         log.debug(
             "%s %s -> %s in %.1f ms",
             event["requestContext"]["routeKey"],
@@ -394,7 +427,9 @@ class Gateway:
         if route is None or not was_open:
             return
         final = connection.ending
-        await self._invoke(route.function, disconnect_event(connection.info, final.code, final.reason))
+        await self._invoke(
+            route.function, disconnect_event(connection.info, final.code, final.reason)
+        )
 
     def live_connections(self) -> Iterable[ClientConnection]:
         return list(self.connections.values())

@@ -100,9 +100,11 @@ def parse_head(head: bytes) -> HttpRequest:
     return HttpRequest(method, target, version, headers, head)
 
 
-async def read_body(reader: asyncio.StreamReader, request: HttpRequest, limit: int = MAX_BODY) -> bytes:
+async def read_body(
+    reader: asyncio.StreamReader, request: HttpRequest, limit: int = MAX_BODY
+) -> bytes:
     if (request.header("transfer-encoding") or "").lower() == "chunked":
-        chunks = []
+        chunks: list[bytes] = []
         size = 0
         while True:
             line = await reader.readuntil(b"\r\n")

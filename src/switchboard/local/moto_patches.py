@@ -13,59 +13,65 @@ import copy
 import types
 from typing import Any
 
-_applied = False
+from moto.dynamodb import models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+
+Snapshot = list[tuple[Table, DynamoType, DynamoType | None, Any]]
+_original_transact = DynamoDBBackend.transact_write_items
+_real_deepcopy = copy.deepcopy
+
+
+def _deepcopy_except_tables(value: Any, memo: Any = None) -> Any:
+    # moto's rollback assigns its "copy" back: the same table object makes that a no-op.
+    return value if isinstance(value, Table) else _real_deepcopy(value, memo)
+
+
+def _snapshot(backend: Any, transact_items: list[dict[str, Any]]) -> Snapshot:
+    """A deep copy of every item the transaction names (absent ones as None)."""
+    taken: Snapshot = []
+    for entry in transact_items:
+        if len(entry) != 1:
+            continue
+        ((_, operation),) = entry.items()
+        table = backend.tables.get(operation.get("TableName"))
+        key = operation.get("Key") or operation.get("Item") or {}
+        if table is None or table.hash_key_attr not in key:
+            continue
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = None
+        if table.range_key_attr is not None:
+            if table.range_key_attr not in key:
+                continue
+            range_value = DynamoType(key[table.range_key_attr])
+        current = table.get_item(hash_value, range_value)
+        taken.append((table, hash_value, range_value, _real_deepcopy(current)))
+    return taken
+
+
+def _restore(snapshot: Snapshot) -> None:
+    for table, hash_value, range_value, item in reversed(snapshot):
+        table.delete_item(hash_value, range_value)
+        if item is None:
+            continue
+        if range_value is not None:
+            table.items[hash_value][range_value] = item
+        else:
+            table.items[hash_value] = item
+
+
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    snapshot = _snapshot(self, transact_items)
+    try:
+        _original_transact(self, transact_items)
+    except Exception:
+        _restore(snapshot)
+        raise
 
 
 def apply() -> None:
-    global _applied
-    if _applied:
-        return
-    from moto.dynamodb import models
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    real_deepcopy = copy.deepcopy
-
-    def deepcopy_except_tables(value: Any, memo: Any = None) -> Any:
-        # The original rollback assigns the "copy" back: the same table object is a no-op.
-        return value if isinstance(value, Table) else real_deepcopy(value, memo)
-
-    shim = types.SimpleNamespace(**{**vars(copy), "deepcopy": deepcopy_except_tables})
-    models.copy = shim  # type: ignore[attr-defined]
-    original = DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        snapshot: list[tuple[Table, DynamoType, DynamoType | None, Any]] = []
-        for entry in transact_items:
-            if len(entry) != 1:
-                continue
-            (_, operation), = entry.items()
-            table = self.tables.get(operation.get("TableName"))
-            if table is None:
-                continue
-            key = operation.get("Key") or operation.get("Item") or {}
-            if table.hash_key_attr not in key:
-                continue
-            hash_value = DynamoType(key[table.hash_key_attr])
-            range_value = None
-            if table.range_key_attr is not None:
-                if table.range_key_attr not in key:
-                    continue
-                range_value = DynamoType(key[table.range_key_attr])
-            current = table.get_item(hash_value, range_value)
-            snapshot.append((table, hash_value, range_value, real_deepcopy(current)))
-        try:
-            original(self, transact_items)
-        except Exception:
-            for table, hash_value, range_value, item in reversed(snapshot):
-                table.delete_item(hash_value, range_value)
-                if item is not None:
-                    if range_value is not None:
-                        table.items[hash_value][range_value] = item
-                    else:
-                        table.items[hash_value] = item
-            raise
-
+    """Install the item-level rollback (idempotent)."""
+    shim = types.SimpleNamespace(**{**vars(copy), "deepcopy": _deepcopy_except_tables})
+    setattr(models, "copy", shim)  # noqa: B010 - replaces moto's module reference on purpose
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    _applied = True

@@ -79,7 +79,9 @@ class TemplateModel:
             return self.functions[logical_id]
         except KeyError:
             known = ", ".join(sorted(self.functions)) or "none"
-            raise TemplateError(f"no function {logical_id!r} in the template (it has: {known})")
+            raise TemplateError(
+                f"no function {logical_id!r} in the template (it has: {known})"
+            ) from None
 
 
 def read_template(
@@ -129,7 +131,11 @@ def read_template(
 
     stages = of_api("AWS::ApiGatewayV2::Stage")
     if stage is None:
-        stage = str(resolver.resolve(next(iter(stages.values()))["StageName"])) if stages else "$default"
+        stage = (
+            str(resolver.resolve(next(iter(stages.values()))["StageName"]))
+            if stages
+            else "$default"
+        )
 
     functions = {
         logical_id: _function_model(logical_id, resource, document, resolver, path.parent)
@@ -144,7 +150,9 @@ def read_template(
         logical_id: AuthorizerModel(
             logical_id=logical_id,
             function=_function_of_uri(resolver.resolve(props.get("AuthorizerUri")), logical_id),
-            identity_sources=tuple(str(s) for s in resolver.resolve(props.get("IdentitySource") or [])),
+            identity_sources=tuple(
+                str(s) for s in resolver.resolve(props.get("IdentitySource") or [])
+            ),
         )
         for logical_id, props in of_api("AWS::ApiGatewayV2::Authorizer").items()
         if props.get("AuthorizerType") == "REQUEST"
@@ -160,7 +168,9 @@ def read_template(
         target = str(resolver.resolve(props.get("Target", "")))
         integration = target.removeprefix("integrations/")
         if integration not in integrations:
-            raise TemplateError(f"route {route_key!r} targets {target!r}, not an integration of the API")
+            raise TemplateError(
+                f"route {route_key!r} targets {target!r}, not an integration of the API"
+            )
         authorizer = None
         if props.get("AuthorizationType") == "CUSTOM":
             authorizer = _ref_target(props.get("AuthorizerId"))
@@ -180,7 +190,9 @@ def read_template(
             )
     tables = {
         logical_id: TableModel(
-            logical_id, resolver.table_name(logical_id), resolver.resolve(resource.get("Properties") or {})
+            logical_id,
+            resolver.table_name(logical_id),
+            resolver.resolve(resource.get("Properties") or {}),
         )
         for logical_id, resource in resources.items()
         if resource.get("Type") == "AWS::DynamoDB::Table"
@@ -213,8 +225,7 @@ def _function_model(
         **((props.get("Environment") or {}).get("Variables") or {}),
     }
     resolved_env = {
-        name: _env_string(resolver.resolve(value))
-        for name, value in environment.items()
+        name: _env_string(resolver.resolve(value)) for name, value in environment.items()
     }
     handler = merged.get("Handler")
     if not isinstance(handler, str):
@@ -257,7 +268,9 @@ def _function_of_uri(uri: Any, owner: str) -> str:
 class _Resolver:
     """Evaluates intrinsic functions with local values for every reference."""
 
-    def __init__(self, document: dict[str, Any], overrides: dict[str, str], gateway_url: str):
+    def __init__(
+        self, document: dict[str, Any], overrides: dict[str, str], gateway_url: str
+    ) -> None:
         self._resources: dict[str, Any] = document.get("Resources") or {}
         self._conditions: dict[str, Any] = document.get("Conditions") or {}
         self._gateway_url = gateway_url.rstrip("/")
@@ -272,14 +285,18 @@ class _Resolver:
             elif "Default" in spec:
                 self.parameter_values[name] = str(spec["Default"])
             else:
-                raise TemplateError(f"template parameter {name} has no Default: pass a value for it")
+                raise TemplateError(
+                    f"template parameter {name} has no Default: pass a value for it"
+                )
         self._pseudo = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": STACK_NAME,
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
+            "AWS::StackId": (
+                f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local"
+            ),
         }
 
     def refers_to(self, value: Any, logical_id: str) -> bool:
@@ -297,7 +314,7 @@ class _Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(str(arg))
             if key == "Condition":

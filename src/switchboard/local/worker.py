@@ -82,7 +82,9 @@ def serve(handler_spec: str, code_dir: str, requests: IO[bytes], answers: IO[byt
         try:
             encoded = json.dumps(answer, default=str).encode()
         except (TypeError, ValueError) as exc:
-            encoded = json.dumps({"ok": False, "error": _error(exc, "Runtime.MarshalError")}).encode()
+            encoded = json.dumps(
+                {"ok": False, "error": _error(exc, "Runtime.MarshalError")}
+            ).encode()
         answers.write(encoded + b"\n")
         answers.flush()
 
