@@ -32,9 +32,7 @@ class Config:
             raise ConfigError("TABLE_NAME is not set: it must name the DynamoDB table")
         endpoint = env.get("MANAGEMENT_ENDPOINT", "").strip() or None
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"MANAGEMENT_ENDPOINT must be an http(s) URL, got {endpoint!r}"
-            )
+            raise ConfigError(f"MANAGEMENT_ENDPOINT must be an http(s) URL, got {endpoint!r}")
         return cls(
             table_name=table,
             management_endpoint=endpoint.rstrip("/") if endpoint else None,

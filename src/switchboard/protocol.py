@@ -30,15 +30,17 @@ MAX_ROOMS_PER_CONNECTION = 50
 def parse_body(body: str | None) -> dict[str, Any]:
     """The message as a JSON object, or the error the `$default` route answers with."""
     if body is None or body == "":
-        raise InvalidJson("the message body is empty: send a JSON object such as "
-                          '{"action": "sendmessage", "data": "hello"}')
+        raise InvalidJson(
+            "the message body is empty: send a JSON object such as "
+            '{"action": "sendmessage", "data": "hello"}'
+        )
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
         raise InvalidJson("the message body is not valid JSON") from None
     if not isinstance(value, dict):
         raise BadRequest(
-            f"the message must be a JSON object with an \"action\" field, got {_json_type(value)}"
+            f'the message must be a JSON object with an "action" field, got {_json_type(value)}'
         )
     return value
 
@@ -56,9 +58,7 @@ def validate_room(room: Any) -> str:
     if not isinstance(room, str):
         raise BadRequest(f'"room" must be a string, got {_json_type(room)}')
     if not ROOM_PATTERN.fullmatch(room):
-        raise BadRequest(
-            '"room" must be 1-64 characters of letters, digits, "_", ".", ":" or "-"'
-        )
+        raise BadRequest('"room" must be 1-64 characters of letters, digits, "_", ".", ":" or "-"')
     return room
 
 
@@ -107,17 +107,19 @@ def error_reply(error: ClientError, *, actions: bool = False) -> dict[str, Any]:
     return reply
 
 
+#: How the error messages name each type `json.loads` returns; bool first, as it is an int.
+_JSON_TYPE_NAMES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (type(None), "null"),
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "an object"),
+)
+
+
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
+    for types, name in _JSON_TYPE_NAMES:
+        if isinstance(value, types):
+            return name
     return type(value).__name__

@@ -6,6 +6,7 @@ tests can swap the whole runtime (`set_runtime`) or drop it (`reset`).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ class Runtime:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # LOG_LEVEL (template parameter LogLevel) applies to every switchboard.* logger.
+        logging.getLogger("switchboard").setLevel(config.log_level)
         self._lock = threading.Lock()
         self._store: Store | None = None
         self._broadcasters: dict[str, Broadcaster] = {}
@@ -90,7 +93,7 @@ _current_lock = threading.Lock()
 
 
 def current() -> Runtime:
-    global _current
+    global _current  # noqa: PLW0603 - one Runtime per container is the point
     with _current_lock:
         if _current is None:
             _current = Runtime(Config.from_env())
@@ -98,7 +101,7 @@ def current() -> Runtime:
 
 
 def set_runtime(runtime: Runtime | None) -> None:
-    global _current
+    global _current  # noqa: PLW0603 - one Runtime per container is the point
     with _current_lock:
         _current = runtime
 

@@ -29,7 +29,7 @@ LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 class Response:
     """A proxy integration response: status code and an optional JSON body."""
 
-    __slots__ = ("status", "body")
+    __slots__ = ("body", "status")
 
     def __init__(self, body: Reply | None = None, status: int = 200) -> None:
         self.status = status
@@ -62,9 +62,10 @@ def websocket_handler(route: RouteFunction) -> LambdaHandler:
             return response.to_proxy()
         except ClientError as error:
             outcome = error.code
-            return Response(
-                error_reply(error, actions=error.code == "unknown_action"), error.status
-            ).to_proxy()
+            # The protocol promises the list of actions with every `$default` error (unknown
+            # action, non-JSON, non-object), not only with unknown_action.
+            actions = error.code == "unknown_action" or fields["route"] == "$default"
+            return Response(error_reply(error, actions=actions), error.status).to_proxy()
         except Exception:
             outcome = "error"
             log.exception("handler failed", extra=fields)

@@ -1,0 +1,357 @@
+"""template.yaml: the linters and `sam build` accept it, and it says what the issue asks.
+
+The linters check CloudFormation's rules; the structural tests below check ours: every route
+wired to a function it may invoke, route responses where replies go back, least privilege,
+no Scan, and the outputs clients need. The template is read by the tests' one reader
+(tests.support.template), short tags (`!Sub`, ...) in their long form.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.template import TEMPLATE as TEMPLATE_PATH
+from tests.support.template import template
+
+ROOT = TEMPLATE_PATH.parent
+TEMPLATE = template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+# Fn::Sub references: ${Name} or ${Name.Attribute}; ${AWS::...} are pseudo parameters.
+SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
+
+
+def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> Properties of every resource of that type."""
+    return {
+        logical_id: resource.get("Properties") or {}
+        for logical_id, resource in RESOURCES.items()
+        if resource["Type"] == resource_type
+    }
+
+
+def references(value: Any) -> set[str]:
+    """The logical ids (and parameters) a value refers to through Ref, GetAtt or Sub."""
+    if isinstance(value, dict):
+        found: set[str] = set()
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                found |= set(SUB_REFERENCE.findall(text))
+            else:
+                found |= references(inner)
+        return found
+    if isinstance(value, list):
+        return {name for item in value for name in references(item)}
+    return set()
+
+
+def sub_text(value: Any) -> str:
+    """The string of an `!Sub "..."` (the form every ARN and URL here is written in)."""
+    assert isinstance(value, dict), f"expected !Sub, got {value!r}"
+    assert set(value) == {"Fn::Sub"}, f"expected !Sub, got {value!r}"
+    text = value["Fn::Sub"]
+    assert isinstance(text, str), f"expected !Sub with a plain string, got {value!r}"
+    return text
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+FUNCTIONS = of_type("AWS::Serverless::Function")
+ROUTES = of_type("AWS::ApiGatewayV2::Route")
+ROUTE_RESPONSES = of_type("AWS::ApiGatewayV2::RouteResponse")
+INTEGRATIONS = of_type("AWS::ApiGatewayV2::Integration")
+PERMISSIONS = of_type("AWS::Lambda::Permission")
+(API_ID,) = of_type("AWS::ApiGatewayV2::Api")
+(TABLE_ID,) = of_type("AWS::DynamoDB::Table")
+GLOBAL_FUNCTION: dict[str, Any] = (TEMPLATE.get("Globals") or {}).get("Function") or {}
+ROUTE_IDS = sorted(ROUTES)
+# A handshake and a close have no frame to reply with; every other route answers its caller.
+MESSAGE_ROUTE_IDS = [
+    r for r in ROUTE_IDS if ROUTES[r]["RouteKey"] not in {"$connect", "$disconnect"}
+]
+
+
+def function_property(function_id: str, name: str) -> Any:
+    return FUNCTIONS[function_id].get(name, GLOBAL_FUNCTION.get(name))
+
+
+def statements() -> Iterator[tuple[str, dict[str, Any]]]:
+    """(function id, statement) for every inline policy statement of every function."""
+    for function_id, props in FUNCTIONS.items():
+        for policy in props.get("Policies") or []:
+            # A SAM policy template (DynamoDBCrudPolicy, ...) is broader than we allow.
+            assert isinstance(policy, dict), f"{function_id}: use inline statements, not {policy!r}"
+            assert set(policy) == {"Statement"}, f"{function_id}: unexpected policy {policy!r}"
+            for statement in policy["Statement"]:
+                yield function_id, statement
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    return [str(action) for action in as_list(statement["Action"])]
+
+
+# ------------------------------------------------------------------------ the tools
+
+
+def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    # The cfn-lint of the environment running the tests (.venv), not whatever is on PATH.
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    assert cfn_lint.exists(), f"{cfn_lint} is missing: run scripts/setup"
+    result = run(cfn_lint, TEMPLATE_PATH)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_sam_validate_lint_says_valid() -> None:
+    result = run(ROOT / "scripts" / "sam", "validate", "--lint", "--template-file", TEMPLATE_PATH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build = tmp_path_factory.mktemp("sam") / "build"
+    result = run(
+        ROOT / "scripts" / "sam",
+        "build",
+        "--template-file",
+        TEMPLATE_PATH,
+        "--build-dir",
+        build,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Build Succeeded" in result.stdout, result.stdout + result.stderr
+    return build
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
+def test_sam_build_packages_each_function_with_its_handler(
+    build_dir: Path, function_id: str
+) -> None:
+    module, _, _ = function_property(function_id, "Handler").rpartition(".")
+    assert (build_dir / function_id / "switchboard").is_dir()
+    assert (build_dir / function_id / (module.replace(".", "/") + ".py")).is_file()
+
+
+def test_runtime_is_python_3_13() -> None:
+    # The newest Lambda Python runtime whose interpreter scripts/sam finds here.
+    assert {function_property(f, "Runtime") for f in FUNCTIONS} == {"python3.13"}
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
+def test_handler_names_a_callable_of_the_package(function_id: str) -> None:
+    assert function_property(function_id, "CodeUri") == "src/"
+    module, _, attribute = function_property(function_id, "Handler").rpartition(".")
+    assert callable(getattr(importlib.import_module(module), attribute))
+
+
+@pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
+def test_functions_are_told_the_table(function_id: str) -> None:
+    variables = {
+        **((GLOBAL_FUNCTION.get("Environment") or {}).get("Variables") or {}),
+        **((FUNCTIONS[function_id].get("Environment") or {}).get("Variables") or {}),
+    }
+    assert variables["TABLE_NAME"] == {"Ref": TABLE_ID}
+
+
+# ------------------------------------------------------------------ the WebSocket API
+
+
+def test_api_selects_routes_by_action() -> None:
+    api = of_type("AWS::ApiGatewayV2::Api")[API_ID]
+    assert api["ProtocolType"] == "WEBSOCKET"
+    assert api["RouteSelectionExpression"] == "$request.body.action"
+
+
+def test_routes_are_the_protocol() -> None:
+    keys = {props["RouteKey"] for props in ROUTES.values()}
+    assert keys == {"$connect", "$disconnect", "$default", "sendmessage", "join", "leave"}
+
+
+def route_integration(route_id: str) -> str:
+    target = sub_text(ROUTES[route_id]["Target"])
+    match = re.fullmatch(r"integrations/\$\{([A-Za-z0-9]+)\}", target)
+    assert match, f"{route_id}: Target {target!r} is not integrations/${{Integration}}"
+    assert match.group(1) in INTEGRATIONS, f"{route_id}: {match.group(1)} is no Integration"
+    return match.group(1)
+
+
+def route_function(route_id: str) -> str:
+    """The function behind a route, following Target -> Integration -> IntegrationUri."""
+    integration = INTEGRATIONS[route_integration(route_id)]
+    assert integration["ApiId"] == {"Ref": API_ID}
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    uri = sub_text(integration["IntegrationUri"])
+    assert uri.endswith("/invocations"), uri
+    functions = references(integration["IntegrationUri"]) & set(FUNCTIONS)
+    assert len(functions) == 1, f"{route_id}: {uri!r} names no single function"
+    return functions.pop()
+
+
+@pytest.mark.parametrize("route_id", ROUTE_IDS)
+def test_route_is_integrated_with_a_function(route_id: str) -> None:
+    assert ROUTES[route_id]["ApiId"] == {"Ref": API_ID}
+    assert route_function(route_id) in FUNCTIONS
+
+
+def test_each_route_has_an_integration_of_its_own() -> None:
+    targets = sorted(route_integration(route_id) for route_id in ROUTE_IDS)
+    assert targets == sorted(INTEGRATIONS), "routes share an integration, or one is unused"
+
+
+@pytest.mark.parametrize("route_id", ROUTE_IDS)
+def test_route_function_may_be_invoked_for_that_route(route_id: str) -> None:
+    function_id = route_function(route_id)
+    route_key = ROUTES[route_id]["RouteKey"]
+    granted = [
+        props
+        for props in PERMISSIONS.values()
+        if props["FunctionName"] == {"Ref": function_id}
+        and sub_text(props["SourceArn"]).endswith(f"/{route_key}")
+    ]
+    assert len(granted) == 1, f"no single Lambda::Permission lets {route_key} invoke {function_id}"
+    (permission,) = granted
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert "${" + API_ID + "}" in sub_text(permission["SourceArn"])
+
+
+@pytest.mark.parametrize("route_id", MESSAGE_ROUTE_IDS)
+def test_replies_go_back_on_every_message_route(route_id: str) -> None:
+    route = ROUTES[route_id]
+    responses = [
+        props for props in ROUTE_RESPONSES.values() if props["RouteId"] == {"Ref": route_id}
+    ]
+    assert route.get("RouteResponseSelectionExpression") == "$default"
+    assert [props["RouteResponseKey"] for props in responses] == ["$default"]
+    assert responses[0]["ApiId"] == {"Ref": API_ID}
+
+
+def test_deployment_waits_for_every_route_and_route_response() -> None:
+    (deployment_id,) = of_type("AWS::ApiGatewayV2::Deployment")
+    depends_on = set(as_list(RESOURCES[deployment_id].get("DependsOn") or []))
+    missing = (set(ROUTES) | set(ROUTE_RESPONSES)) - depends_on
+    assert not missing, f"{deployment_id} may deploy before {sorted(missing)}"
+
+
+def test_stage_is_the_parameter_and_deploys_the_deployment() -> None:
+    ((_, stage),) = of_type("AWS::ApiGatewayV2::Stage").items()
+    (deployment_id,) = of_type("AWS::ApiGatewayV2::Deployment")
+    assert stage["StageName"] == {"Ref": "StageName"}
+    assert stage["DeploymentId"] == {"Ref": deployment_id}
+    assert "StageName" in TEMPLATE["Parameters"]
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def test_table_is_on_demand_recoverable_encrypted_and_expiring() -> None:
+    table = of_type("AWS::DynamoDB::Table")[TABLE_ID]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+def test_table_keys_are_pk_and_sk_strings() -> None:
+    table = of_type("AWS::DynamoDB::Table")[TABLE_ID]
+    assert table["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "PK", "AttributeType": "S"},
+        {"AttributeName": "SK", "AttributeType": "S"},
+    ]
+    assert "GlobalSecondaryIndexes" not in table
+
+
+# ----------------------------------------------------------------------- permissions
+
+
+def test_only_inline_policies_and_no_roles_of_our_own() -> None:
+    assert list(statements())
+    assert not of_type("AWS::IAM::Role")
+    assert not of_type("AWS::IAM::Policy")
+    assert not any("Role" in props for props in FUNCTIONS.values())
+
+
+def test_nothing_may_scan_or_use_wildcards() -> None:
+    for function_id, statement in statements():
+        assert statement["Effect"] == "Allow"
+        for action in actions(statement):
+            assert "*" not in action, f"{function_id}: wildcard action {action}"
+            assert action.lower() != "dynamodb:scan", f"{function_id} may Scan"
+        for resource in as_list(statement["Resource"]):
+            assert resource != "*", f"{function_id}: {actions(statement)} on every resource"
+
+
+def test_dynamodb_access_is_scoped_to_the_table() -> None:
+    for function_id, statement in statements():
+        if not any(action.startswith("dynamodb:") for action in actions(statement)):
+            continue
+        assert all(action.startswith("dynamodb:") for action in actions(statement))
+        for resource in as_list(statement["Resource"]):
+            assert resource == {"Fn::GetAtt": [TABLE_ID, "Arn"]}, f"{function_id}: {resource!r}"
+
+
+def test_connect_function_cannot_post_to_connections() -> None:
+    for function_id, statement in statements():
+        if function_id == "ConnectFunction":
+            assert not any(a.startswith("execute-api:") for a in actions(statement))
+
+
+def test_manage_connections_is_scoped_to_this_api_and_stage() -> None:
+    posting = set()
+    scoped = (
+        r"arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
+        rf"\$\{{{API_ID}\}}/\$\{{StageName\}}/POST/@connections/\*"
+    )
+    for function_id, statement in statements():
+        if not any(action.startswith("execute-api:") for action in actions(statement)):
+            continue
+        assert actions(statement) == ["execute-api:ManageConnections"]
+        for resource in as_list(statement["Resource"]):
+            assert re.fullmatch(scoped, sub_text(resource)), f"{function_id}: {resource!r}"
+        posting.add(function_id)
+    # The functions that fan out: join/leave/sendmessage and $disconnect's "left".
+    assert posting == {"ChatFunction", "DisconnectFunction"}
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_outputs_give_the_urls_and_the_table() -> None:
+    outputs = TEMPLATE["Outputs"]
+    websocket = sub_text(outputs["WebSocketURL"]["Value"])
+    connections = sub_text(outputs["ConnectionsURL"]["Value"])
+    assert websocket.startswith("wss://${" + API_ID + "}.execute-api.")
+    assert websocket.endswith("/${StageName}")
+    assert connections == "https://" + websocket.removeprefix("wss://") + "/@connections"
+    assert outputs["TableName"]["Value"] == {"Ref": TABLE_ID}
