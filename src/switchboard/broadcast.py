@@ -110,8 +110,10 @@ class Broadcaster:
         if outcome is Outcome.GONE and connection_id != sender:
             try:
                 self._store.remove_connection(connection_id)
-            except (ClientError, BotoCoreError) as error:
-                # Pruning is best effort: TTL removes the records if this fails.
+            except Exception as error:
+                # Pruning is best effort: TTL removes the records if this fails. Any error
+                # (remove_connection's RuntimeError after repeated conflicts included) must
+                # not escape, or future.result() would abort the rest of the broadcast.
                 log.warning(
                     "prune failed",
                     extra={"connectionId": connection_id, "error": _describe(error)},

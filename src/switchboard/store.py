@@ -144,7 +144,11 @@ class Store:
     def require_connection(self, connection_id: str) -> Connection:
         connection = self.get_connection(connection_id)
         if connection is None:
-            raise ConnectionGone(connection_id)
+            # The message is the client's error text: say what happened, not just the id.
+            raise ConnectionGone(
+                f"connection {connection_id} is no longer registered "
+                "(closed, expired or pruned): reconnect"
+            )
         return connection
 
     def join_room(self, connection: Connection, room: str) -> bool:

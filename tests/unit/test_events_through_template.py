@@ -1,0 +1,148 @@
+"""Every `events/*.json` through the function template.yaml routes it to.
+
+The Handler strings come from the template (Route -> Integration -> Function -> Handler) and
+are imported the way the Lambda runtime imports them; nothing here imports a handler module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from switchboard.protocol import ACTIONS
+from tests.support import template
+from tests.support.events import event_names, load_event
+from tests.support.management_api import received
+from tests.support.stack import reply, route_handler, select_route
+
+CONNECTION = "BFaT_fALIAMCKug="
+Check = Callable[[dict[str, Any]], None]
+
+
+def _no_body(response: dict[str, Any]) -> None:
+    assert response == {"statusCode": 200}
+
+
+def _joined(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 200
+    assert reply(response) == {
+        "type": "joined",
+        "room": "general",
+        "name": "ada",
+        "connectionId": CONNECTION,
+    }
+
+
+def _left(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 200
+    assert reply(response) == {
+        "type": "left",
+        "room": "general",
+        "name": "ada",
+        "connectionId": CONNECTION,
+    }
+
+
+def _sent(response: dict[str, Any]) -> None:
+    body = reply(response)
+    assert response["statusCode"] == 200
+    assert len(body.pop("id")) == 32
+    assert body == {"type": "sent", "room": "lobby", "delivered": 0, "pruned": 0, "failed": 0}
+
+
+def _unknown_action(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 400
+    assert reply(response) == {
+        "type": "error",
+        "error": "unknown_action",
+        "message": "unknown action 'dance'",
+        "actions": list(ACTIONS),
+    }
+
+
+def _invalid_json(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 400
+    assert reply(response) == {
+        "type": "error",
+        "error": "invalid_json",
+        "message": "the message body is not valid JSON",
+        "actions": list(ACTIONS),
+    }
+
+
+#: What each fixture event must produce when its connection is already connected.
+EXPECTED: dict[str, Check] = {
+    "connect": _no_body,
+    "join": _joined,
+    "sendmessage": _sent,
+    "leave": _left,
+    "unknown-action": _unknown_action,
+    "invalid-json": _invalid_json,
+    "disconnect": _no_body,
+}
+#: The order a client produces them in: one connection's life.
+LIFE = ["connect", "join", "sendmessage", "leave", "unknown-action", "invalid-json", "disconnect"]
+
+
+def run(name: str) -> dict[str, Any]:
+    event = load_event(name)
+    return route_handler(event["requestContext"]["routeKey"])(event, None)
+
+
+def test_every_fixture_event_has_an_expectation() -> None:
+    assert set(event_names()) == set(EXPECTED) == set(LIFE)
+
+
+def test_the_template_routes_exactly_the_protocols_actions() -> None:
+    assert template.route_keys() == {"$connect", "$disconnect", "$default", *ACTIONS}
+
+
+def test_every_route_of_the_template_has_a_fixture_event() -> None:
+    routed = {load_event(name)["requestContext"]["routeKey"] for name in event_names()}
+    assert routed == template.route_keys()
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize("name", [n for n in event_names() if n != "connect"])
+def test_message_and_disconnect_events(name: str) -> None:
+    assert run("connect") == {"statusCode": 200}
+    if name == "leave":
+        run("join")
+    EXPECTED[name](run(name))
+    assert received(CONNECTION) == [], "the caller's replies go back as route responses"
+
+
+def test_connect_event(items: Callable[[], list[dict[str, Any]]]) -> None:
+    EXPECTED["connect"](run("connect"))
+    by_key = {(i["PK"]["S"], i["SK"]["S"]): i for i in items()}
+    assert set(by_key) == {(f"CONN#{CONNECTION}", "META"), ("ROOM#lobby", f"CONN#{CONNECTION}")}
+    record = by_key[(f"CONN#{CONNECTION}", "META")]
+    assert record["name"] == {"S": "ada"}
+    assert record["sourceIp"] == {"S": "198.51.100.23"}
+    assert record["userAgent"]["S"].startswith("Mozilla/5.0")
+    assert record["connectedAt"] == {"N": "1795830432345"}
+
+
+def test_one_connections_life_in_order_leaves_nothing_behind(
+    keys: Callable[[], set[tuple[str, str]]],
+) -> None:
+    for name in LIFE:
+        EXPECTED[name](run(name))
+    assert keys() == set()
+
+
+@pytest.mark.parametrize("name", event_names())
+def test_fixture_routes_agree_with_the_templates_route_selection(name: str) -> None:
+    event = load_event(name)
+    route = event["requestContext"]["routeKey"]
+    if event["requestContext"]["eventType"] == "MESSAGE":
+        assert select_route(event["body"]) == route
+    else:
+        assert (
+            route
+            == {"CONNECT": "$connect", "DISCONNECT": "$disconnect"}[
+                event["requestContext"]["eventType"]
+            ]
+        )

@@ -1,0 +1,216 @@
+"""Validation at the boundary: bodies, room names, display names, sizes, replies."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from switchboard.errors import BadRequest, ClientError, Forbidden, InvalidJson, UnknownAction
+from switchboard.protocol import (
+    ACTIONS,
+    DEFAULT_ROOM,
+    MAX_POST_BYTES,
+    encode,
+    encode_deliverable,
+    error_reply,
+    guest_name,
+    new_message_id,
+    now_ms,
+    parse_body,
+    room_field,
+    validate_name,
+    validate_room,
+)
+
+
+def test_parse_body_returns_the_object() -> None:
+    assert parse_body('{"action": "join", "room": "x"}') == {"action": "join", "room": "x"}
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        (
+            None,
+            InvalidJson,
+            "the message body is empty: send a JSON object such as "
+            '{"action": "sendmessage", "data": "hello"}',
+        ),
+        (
+            "",
+            InvalidJson,
+            "the message body is empty: send a JSON object such as "
+            '{"action": "sendmessage", "data": "hello"}',
+        ),
+        ("hello", InvalidJson, "the message body is not valid JSON"),
+        ('{"action": "join"', InvalidJson, "the message body is not valid JSON"),
+        ("[" * 100_000, InvalidJson, "the message body is not valid JSON"),
+        (
+            "[1, 2]",
+            BadRequest,
+            'the message must be a JSON object with an "action" field, got an array',
+        ),
+        (
+            "42",
+            BadRequest,
+            'the message must be a JSON object with an "action" field, got a number',
+        ),
+        (
+            '"hi"',
+            BadRequest,
+            'the message must be a JSON object with an "action" field, got a string',
+        ),
+        ("null", BadRequest, 'the message must be a JSON object with an "action" field, got null'),
+        (
+            "true",
+            BadRequest,
+            'the message must be a JSON object with an "action" field, got a boolean',
+        ),
+    ],
+)
+def test_parse_body_refuses(body: str | None, error: type[ClientError], message: str) -> None:
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        parse_body(body)
+
+
+@pytest.mark.parametrize("room", ["lobby", "a", "A" * 64, "team-1.dev:chat_room", "0", "..", "-:-"])
+def test_valid_room_names(room: str) -> None:
+    assert validate_room(room) == room
+
+
+ROOM_RULE = '"room" must be 1-64 characters of letters, digits, "_", ".", ":" or "-"'
+
+
+@pytest.mark.parametrize(
+    ("room", "message"),
+    [
+        ("", ROOM_RULE),
+        ("a" * 65, ROOM_RULE),
+        ("has space", ROOM_RULE),
+        ("slash/room", ROOM_RULE),
+        ("émoji", ROOM_RULE),
+        ("room\n", ROOM_RULE),
+        ("#general", ROOM_RULE),
+        (5, '"room" must be a string, got a number'),
+        (["lobby"], '"room" must be a string, got an array'),
+        ({"name": "lobby"}, '"room" must be a string, got an object'),
+        (True, '"room" must be a string, got a boolean'),
+    ],
+)
+def test_invalid_room_names(room: Any, message: str) -> None:
+    with pytest.raises(BadRequest, match=f"^{re.escape(message)}$"):
+        validate_room(room)
+
+
+def test_room_field_defaults_to_the_lobby_when_optional() -> None:
+    assert room_field({}, required=False) == DEFAULT_ROOM == "lobby"
+    assert room_field({"room": None}, required=False) == "lobby"
+    assert room_field({"room": "dev"}, required=False) == "dev"
+
+
+@pytest.mark.parametrize("message", [{}, {"room": None}])
+def test_room_field_required(message: dict[str, Any]) -> None:
+    with pytest.raises(
+        BadRequest,
+        match=re.escape('"room" is required: a room name of 1-64 characters [A-Za-z0-9_.:-]'),
+    ):
+        room_field(message, required=True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "cleaned"),
+    [("ada", "ada"), ("  ada  ", "ada"), ("x" * 32, "x" * 32), ("Zoë 🚀", "Zoë 🚀")],
+)
+def test_valid_names(raw: str, cleaned: str) -> None:
+    assert validate_name(raw) == cleaned
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", '"name" must be 1-32 printable characters'),
+        ("   ", '"name" must be 1-32 printable characters'),
+        ("x" * 33, '"name" must be 1-32 printable characters'),
+        ("a\x00b", '"name" must be 1-32 printable characters'),
+        ("a\tb", '"name" must be 1-32 printable characters'),
+        ("bell\x07", '"name" must be 1-32 printable characters'),
+        ("a\u200bb", '"name" must be 1-32 printable characters'),
+        (7, '"name" must be a string, got a number'),
+        (None, '"name" must be a string, got null'),
+    ],
+)
+def test_invalid_names(name: Any, message: str) -> None:
+    with pytest.raises(BadRequest, match=f"^{re.escape(message)}$"):
+        validate_name(name)
+
+
+def test_guest_names_are_valid_and_distinct() -> None:
+    names = {guest_name() for _ in range(50)}
+    assert len(names) == 50
+    for name in names:
+        assert re.fullmatch(r"guest-[0-9a-f]{6}", name)
+        assert validate_name(name) == name
+
+
+def test_message_ids_are_unique_hex() -> None:
+    ids = {new_message_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+def test_now_is_in_milliseconds() -> None:
+    assert 10**12 < now_ms() < 10**13
+
+
+def test_encode_is_compact_utf8() -> None:
+    assert encode({"a": "é", "b": [1, 2]}) == '{"a":"é","b":[1,2]}'.encode()
+
+
+def test_encode_deliverable_up_to_the_limit() -> None:
+    overhead = len(encode({"d": ""}))
+    payload = encode_deliverable({"d": "x" * (MAX_POST_BYTES - overhead)})
+    assert len(payload) == MAX_POST_BYTES == 128 * 1024
+
+
+def test_encode_deliverable_refuses_one_byte_more() -> None:
+    overhead = len(encode({"d": ""}))
+    with pytest.raises(
+        BadRequest,
+        match=f'^"data" is too large: the message would be {MAX_POST_BYTES + 1} bytes, '
+        f"the limit is {MAX_POST_BYTES}$",
+    ):
+        encode_deliverable({"d": "x" * (MAX_POST_BYTES - overhead + 1)})
+
+
+def test_encode_deliverable_counts_utf8_bytes_not_characters() -> None:
+    overhead = len(encode({"d": ""}))
+    characters = (MAX_POST_BYTES - overhead) // 2 + 1  # two bytes each in UTF-8
+    with pytest.raises(BadRequest, match="too large"):
+        encode_deliverable({"d": "é" * characters})
+
+
+def test_error_replies() -> None:
+    assert error_reply(BadRequest("why")) == {
+        "type": "error",
+        "error": "bad_request",
+        "message": "why",
+    }
+    assert error_reply(UnknownAction("what"), actions=True) == {
+        "type": "error",
+        "error": "unknown_action",
+        "message": "what",
+        "actions": ["sendmessage", "join", "leave"],
+    }
+    assert error_reply(Forbidden("no"))["error"] == "forbidden"
+    assert json.loads(json.dumps(error_reply(InvalidJson("x")))) == {
+        "type": "error",
+        "error": "invalid_json",
+        "message": "x",
+    }
+
+
+def test_actions_are_the_custom_routes() -> None:
+    assert ACTIONS == ("sendmessage", "join", "leave")
