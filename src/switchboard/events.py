@@ -25,6 +25,15 @@ class WebSocketEvent:
     def route_key(self) -> str:
         return str(self._ctx["routeKey"])
 
+    def get_route_key(self) -> str | None:
+        """The route key, or None on a malformed event (for logging before validation)."""
+        value = self._ctx.get("routeKey")
+        return str(value) if value is not None else None
+
+    def get_connection_id(self) -> str | None:
+        value = self._ctx.get("connectionId")
+        return str(value) if value is not None else None
+
     @property
     def event_type(self) -> str:
         return str(self._ctx["eventType"])

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 META = "META"
 _REMOVE_ATTEMPTS = 5
+#: Concurrent changes to one connection are rare; a few re-reads settle them.
+_CHANGE_ATTEMPTS = 5
 
 
 def connection_key(connection_id: str) -> dict[str, Any]:
@@ -151,7 +153,7 @@ class Store:
             )
         return connection
 
-    def join_room(self, connection: Connection, room: str) -> bool:
+    def join_room(self, connection: Connection, room: str, *, attempt: int = 1) -> bool:
         """Add the membership; False when the connection was already a member."""
         if room in connection.rooms:
             return False
@@ -179,14 +181,14 @@ class Store:
                 ]
             )
         except BotoClientError as error:
-            if not _is_condition_failure(error):
+            if not _is_condition_failure(error) or attempt >= _CHANGE_ATTEMPTS:
                 raise
             # The record changed under us (a concurrent join/leave) or is gone: re-read.
             current = self.require_connection(connection.connection_id)
-            return self.join_room(current, room)
+            return self.join_room(current, room, attempt=attempt + 1)
         return True
 
-    def leave_room(self, connection: Connection, room: str) -> bool:
+    def leave_room(self, connection: Connection, room: str, *, attempt: int = 1) -> bool:
         """Remove the membership; False when the connection was not a member."""
         if room not in connection.rooms:
             return False
@@ -215,10 +217,10 @@ class Store:
                 ]
             )
         except BotoClientError as error:
-            if not _is_condition_failure(error):
+            if not _is_condition_failure(error) or attempt >= _CHANGE_ATTEMPTS:
                 raise
             current = self.require_connection(connection.connection_id)
-            return self.leave_room(current, room)
+            return self.leave_room(current, room, attempt=attempt + 1)
         return True
 
     def remove_connection(self, connection_id: str) -> Connection | None:
@@ -281,5 +283,7 @@ def _is_condition_failure(error: BotoClientError) -> bool:
         return True
     if code == "TransactionCanceledException":
         reasons = error.response.get("CancellationReasons", [])
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons
+        return any(
+            r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in reasons
+        )
     return False

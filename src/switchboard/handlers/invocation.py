@@ -48,11 +48,10 @@ def websocket_handler(route: RouteFunction) -> LambdaHandler:
     def handler(raw_event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         event = WebSocketEvent(raw_event)
-        ctx = raw_event.get("requestContext") or {}
         fields = {
-            "route": ctx.get("routeKey"),
-            "connectionId": ctx.get("connectionId"),
-            "requestId": ctx.get("requestId"),
+            "route": event.get_route_key(),
+            "connectionId": event.get_connection_id(),
+            "requestId": event.request_id,
         }
         outcome = "ok"
         try:
