@@ -75,7 +75,9 @@ queries = st.fixed_dictionaries(
         "ExpressionAttributeValues": st.fixed_dictionaries(
             {
                 ":pk": st.sampled_from([{"S": "ROOM#a"}, {"S": "ROOM#b"}, {"S": "ROOM#none"}]),
-                ":prefix": st.sampled_from([{"S": "CONN#"}, {"S": "MSG#"}, {"S": "CONN#01"}, {"S": "X"}]),
+                ":prefix": st.sampled_from(
+                    [{"S": "CONN#"}, {"S": "MSG#"}, {"S": "CONN#01"}, {"S": "X"}]
+                ),
                 ":sk": st.sampled_from([{"S": "CONN#001"}, {"S": "MSG#003"}, {"S": "nope"}]),
             }
         ),
@@ -88,7 +90,9 @@ queries = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=queries)
 def test_fast_path_matches_moto(table: Any, body: dict[str, Any]) -> None:
     used = {":pk"}
