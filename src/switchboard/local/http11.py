@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -30,29 +31,24 @@ class HttpRequest:
     headers: list[tuple[str, str]]
     raw_head: bytes
     body: bytes = b""
+    # Derived once in __post_init__: the @connections path serves hundreds of these per
+    # broadcast, so nothing is re-parsed per use.
+    path: str = field(init=False)
+    query_string: str = field(init=False)
+    _lowered: dict[str, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        split = urlsplit(self.target)
+        self.path = unquote(split.path) or "/"
+        self.query_string = split.query
+        self._lowered = {name.lower(): value for name, value in self.headers}
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lowered:
-                return value
-        return default
-
-    @property
-    def path(self) -> str:
-        return unquote(urlsplit(self.target).path) or "/"
-
-    @property
-    def raw_path(self) -> str:
-        return urlsplit(self.target).path or "/"
+        return self._lowered.get(name.lower(), default)
 
     @property
     def query(self) -> list[tuple[str, str]]:
-        return parse_qsl(urlsplit(self.target).query, keep_blank_values=True)
-
-    @property
-    def query_string(self) -> str:
-        return urlsplit(self.target).query
+        return parse_qsl(self.query_string, keep_blank_values=True)
 
     @property
     def keep_alive(self) -> bool:
@@ -134,6 +130,19 @@ async def read_body(
     return await reader.readexactly(length)
 
 
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for status in HTTPStatus}
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _date_header() -> str:
+    """The Date header, formatted once per second rather than once per response."""
+    global _date_cache  # noqa: PLW0603 - a one-entry cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, f"Date: {formatdate(now, usegmt=True)}")
+    return _date_cache[1]
+
+
 def response_bytes(
     status: int,
     body: bytes = b"",
@@ -141,8 +150,7 @@ def response_bytes(
     *,
     keep_alive: bool = True,
 ) -> bytes:
-    phrase = HTTPStatus(status).phrase
-    lines = [f"HTTP/1.1 {status} {phrase}", f"Date: {formatdate(usegmt=True)}"]
+    lines = [_STATUS_LINES[status], _date_header()]
     names = set()
     for name, value in headers or []:
         lines.append(f"{name}: {value}")

@@ -16,6 +16,8 @@ import traceback
 from collections.abc import Callable
 from typing import IO, Any
 
+from switchboard.local.lean_transport import LeanTransport
+
 
 class LambdaContext:
     """The attributes of the Lambda context object that handlers commonly use."""
@@ -55,8 +57,30 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     }
 
 
+def lighten_management_calls() -> None:
+    """Make `@connections` calls cheap: unsigned, over the lean transport.
+
+    The local gateway does not verify SigV4, and signing is about a third of the CPU a
+    `post_to_connection` costs; urllib3 is most of the rest (see lean_transport). Fan-out
+    makes hundreds of these calls per message. Only the default boto3 session is changed,
+    before the handler is imported; every other service is signed and sent as in AWS.
+    """
+    try:
+        import boto3  # noqa: PLC0415 - only when the function uses boto3 at all
+        import botocore  # noqa: PLC0415
+    except ImportError:
+        return
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    events = boto3.DEFAULT_SESSION.events
+    events.register("choose-signer.apigatewaymanagementapi", lambda **_: botocore.UNSIGNED)
+    transport: Any = LeanTransport()  # the stubs type handlers as returning None
+    events.register("before-send.apigatewaymanagementapi", transport)
+
+
 def serve(handler_spec: str, code_dir: str, requests: IO[bytes], answers: IO[bytes]) -> None:
     sys.path.insert(0, code_dir)
+    lighten_management_calls()
     init_error: dict[str, Any] | None = None
     handler: Callable[[Any, Any], Any] | None = None
     try:
