@@ -17,7 +17,7 @@ from switchboard.local.dynamodb import (
     create_tables,
     dynamodb_client,
 )
-from switchboard.local.functions import FunctionPool
+from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
 from switchboard.local.template_model import REGION, FunctionModel, TemplateModel, read_template
 
@@ -88,6 +88,7 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.created_tables: list[str] = []
+        self.spawner = Spawner()
 
     @property
     def embedded(self) -> bool:
@@ -95,6 +96,7 @@ class LocalStack:
 
     async def start(self) -> None:
         options = self.settings.gateway
+        await self.spawner.start()
         if self.embedded:
             self.dynamodb = EmbeddedDynamoDB(_connect_host(options.host))
             self.dynamodb_endpoint = await self.dynamodb.start()
@@ -130,6 +132,7 @@ class LocalStack:
                     embedded=self.embedded,
                 ),
                 options.max_processes,
+                self.spawner,
             )
             for name in sorted(used)
         }
@@ -142,6 +145,7 @@ class LocalStack:
         if self.gateway is not None:
             await self.gateway.stop()
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
+        await self.spawner.stop()
         if self.dynamodb is not None:
             with contextlib.suppress(Exception):
                 await self.dynamodb.stop()

@@ -13,7 +13,7 @@ from typing import Any
 
 from switchboard.local.app import LocalSettings, LocalStack, function_environment
 from switchboard.local.dynamodb import EmbeddedDynamoDB, create_tables, dynamodb_client
-from switchboard.local.functions import FunctionPool
+from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
 from switchboard.local.template_model import TemplateError, read_template
 
@@ -102,6 +102,7 @@ async def _invoke(
     endpoint = await embedded.start() if embedded else args.dynamodb_endpoint
     gateway: Gateway | None = None
     pool: FunctionPool | None = None
+    spawner = Spawner()
     try:
         management = args.management_endpoint
         if management is None:
@@ -121,7 +122,8 @@ async def _invoke(
         )
         if args.management_endpoint is None or "MANAGEMENT_ENDPOINT" in env:
             env["MANAGEMENT_ENDPOINT"] = management
-        pool = FunctionPool(function, env, 1)
+        await spawner.start()
+        pool = FunctionPool(function, env, 1, spawner)
         context = event.get("requestContext") if isinstance(event, dict) else None
         request_id = str((context or {}).get("requestId", "local-invoke"))
         invocation = await pool.invoke(event, request_id, float(function.timeout))
@@ -136,6 +138,7 @@ async def _invoke(
     finally:
         if pool is not None:
             await pool.stop()
+        await spawner.stop()
         if gateway is not None:
             await gateway.stop()
         if embedded is not None:

@@ -14,6 +14,7 @@ import argparse
 import io
 import json
 import os
+import signal
 import sys
 import threading
 import uuid
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's; stdin ends us
     moto_patches.apply()
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(

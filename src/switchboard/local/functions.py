@@ -2,8 +2,9 @@
 
 Each function of the template gets its own processes with its own environment, as Lambda
 gives each function its own containers: threads would share `os.environ` and module
-globals. A process serves one invocation at a time; a pool grows on demand up to a bound,
-keeps processes warm, and replaces any that crash or run past their timeout.
+globals. Processes are forked from a zygote that has boto3 imported already, so a cold
+start costs milliseconds. A process serves one invocation at a time; a pool grows on demand
+up to a bound, keeps processes warm, and replaces any that crash or run past their timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import contextlib
 import itertools
 import json
 import logging
+import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,48 +40,111 @@ class Invocation:
     duration_ms: float = 0.0
 
 
-class FunctionProcess:
-    """One warm execution environment."""
+class Spawner:
+    """Starts function processes by asking the zygote (see zygote.py) to fork one."""
 
-    _ids = itertools.count(1)
-
-    def __init__(self, model: FunctionModel, env: dict[str, str]) -> None:
-        self.model = model
-        self.number = next(self._ids)
-        self._env = env
-        self._process: asyncio.subprocess.Process | None = None
+    def __init__(self) -> None:
+        self._directory = tempfile.mkdtemp(prefix="switchboard-")
+        self._socket_path = os.path.join(self._directory, "workers.sock")
+        self._server: asyncio.Server | None = None
+        self._zygote: asyncio.subprocess.Process | None = None
+        self._waiting: dict[
+            int, asyncio.Future[tuple[int, asyncio.StreamReader, asyncio.StreamWriter]]
+        ] = {}
+        self._ids = itertools.count(1)
 
     async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
+        self._server = await asyncio.start_unix_server(
+            self._on_worker, self._socket_path, limit=_STREAM_LIMIT
+        )
+        self._zygote = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "switchboard.local.worker",
-            self.model.handler,
-            str(self.model.code_dir),
+            "switchboard.local.zygote",
+            self._socket_path,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env=self._env,
-            cwd=str(self.model.code_dir),
-            limit=_STREAM_LIMIT,
         )
-        assert self._process.stdout is not None
-        ready = await self._process.stdout.readline()
+        assert self._zygote.stdout is not None
+        ready = await asyncio.wait_for(self._zygote.stdout.readline(), timeout=60)
+        if ready.strip() != b"READY":
+            raise RuntimeError("the function process zygote did not start")
+
+    async def spawn(
+        self, model: FunctionModel, env: dict[str, str]
+    ) -> tuple[int, asyncio.StreamReader, asyncio.StreamWriter]:
+        zygote = self._zygote
+        if zygote is None or zygote.stdin is None or zygote.returncode is not None:
+            raise RuntimeError("the function process zygote is not running")
+        spawn_id = next(self._ids)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[spawn_id] = waiter
+        request = {
+            "id": spawn_id,
+            "handler": model.handler,
+            "code_dir": str(model.code_dir),
+            "env": env,
+        }
+        zygote.stdin.write(json.dumps(request).encode() + b"\n")
+        try:
+            await zygote.stdin.drain()
+            return await asyncio.wait_for(waiter, timeout=60)
+        finally:
+            self._waiting.pop(spawn_id, None)
+
+    async def _on_worker(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hello = json.loads(await reader.readline() or b"{}")
+        waiter = self._waiting.get(int(hello.get("id", 0)))
+        if waiter is None or waiter.done():
+            writer.close()
+            return
+        waiter.set_result((int(hello["pid"]), reader, writer))
+
+    async def stop(self) -> None:
+        if self._zygote is not None and self._zygote.returncode is None:
+            assert self._zygote.stdin is not None
+            self._zygote.stdin.close()
+            try:
+                await asyncio.wait_for(self._zygote.wait(), timeout=3)
+            except TimeoutError:
+                self._zygote.kill()
+        if self._server is not None:
+            self._server.close()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+
+class FunctionProcess:
+    """One warm execution environment: a forked process serving one invocation at a time."""
+
+    def __init__(self, model: FunctionModel, env: dict[str, str], spawner: Spawner) -> None:
+        self.model = model
+        self._env = env
+        self._spawner = spawner
+        self._pid = 0
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._dead = False
+
+    async def start(self) -> None:
+        self._pid, self._reader, self._writer = await self._spawner.spawn(self.model, self._env)
+        ready = await asyncio.wait_for(self._reader.readline(), timeout=60)
         if not ready:
+            self._dead = True
             raise RuntimeError(f"{self.model.logical_id}: the function process exited at start")
 
     @property
     def alive(self) -> bool:
-        return self._process is not None and self._process.returncode is None
+        return self._reader is not None and not self._dead
 
     async def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
-        process = self._process
-        assert process is not None and process.stdin is not None and process.stdout is not None
+        reader, writer = self._reader, self._writer
+        assert reader is not None and writer is not None
         started = time.perf_counter()
         request = {"event": event, "requestId": request_id, "deadline": time.time() + timeout}
-        process.stdin.write(json.dumps(request).encode() + b"\n")
         try:
-            await process.stdin.drain()
-            line = await asyncio.wait_for(process.stdout.readline(), timeout)
+            writer.write(json.dumps(request).encode() + b"\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), timeout)
         except TimeoutError:
             self.kill()
             return Invocation(False, timed_out=True, duration_ms=timeout * 1000)
@@ -99,20 +167,18 @@ class FunctionProcess:
         )
 
     def kill(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
+        self._dead = True
+        if self._pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        if self._writer is not None:
+            self._writer.close()
 
     async def stop(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=3)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        """Close its request stream: the process finishes what it is doing and exits."""
+        self._dead = True
+        if self._writer is not None:
+            self._writer.close()
 
 
 class FunctionPool:
@@ -123,9 +189,12 @@ class FunctionPool:
     invocation a few ms, so waiting for a busy process is often quicker).
     """
 
-    def __init__(self, model: FunctionModel, env: dict[str, str], max_processes: int) -> None:
+    def __init__(
+        self, model: FunctionModel, env: dict[str, str], max_processes: int, spawner: Spawner
+    ) -> None:
         self.model = model
         self._env = env
+        self._spawner = spawner
         self._max = max_processes
         self._idle: asyncio.Queue[FunctionProcess] = asyncio.Queue()
         self._all: set[FunctionProcess] = set()
@@ -143,7 +212,7 @@ class FunctionPool:
             await self._spawn()
 
     async def _spawn(self) -> None:
-        process = FunctionProcess(self.model, self._env)
+        process = FunctionProcess(self.model, self._env, self._spawner)
         try:
             await process.start()
         except Exception:
