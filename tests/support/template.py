@@ -1,47 +1,26 @@
-"""Read template.yaml the way the tests need it: the table definition and each route's Handler.
-
-Small on purpose: PyYAML plus the CloudFormation short tags (`!Ref`, `!Sub`, `!GetAtt`, ...),
-which become the long forms (`{"Ref": ...}`, `{"Fn::Sub": ...}`) CloudFormation itself reads.
-"""
+"""template.yaml the way the tests need it, read by the local gateway's own template reader."""
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from switchboard.local.cfn_yaml import load_template
+from switchboard.local.template_model import TemplateModel, read_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-_SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """A safe YAML loader that also understands CloudFormation's short-form tags."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _short_form)
 
 
 @cache
 def template() -> dict[str, Any]:
-    with TEMPLATE.open(encoding="utf-8") as stream:
-        loaded: dict[str, Any] = yaml.load(stream, Loader=CloudFormationLoader)
-    return loaded
+    """template.yaml as the local gateway reads it (one reader for the gateway and tests)."""
+    return load_template(TEMPLATE)
+
+
+@cache
+def model() -> TemplateModel:
+    return read_template(TEMPLATE)
 
 
 def resources(kind: str) -> dict[str, dict[str, Any]]:
@@ -85,38 +64,11 @@ def route_keys() -> set[str]:
 
 def handler_for_route(route_key: str) -> str:
     """The `Handler` string of the function behind a route: Route -> Integration -> Function."""
-    routes = [
-        route
-        for route in resources("AWS::ApiGatewayV2::Route").values()
-        if route["Properties"]["RouteKey"] == route_key
-    ]
-    assert len(routes) == 1, f"template.yaml has {len(routes)} routes with key {route_key!r}"
-    integrations = resources("AWS::ApiGatewayV2::Integration")
-    integration = _single_reference(routes[0]["Properties"]["Target"], set(integrations))
-    uri = integrations[integration]["Properties"]["IntegrationUri"]
-    functions = resources("AWS::Serverless::Function")
-    properties = functions[_single_reference(uri, set(functions))]["Properties"]
-    handler = properties.get("Handler") or template()["Globals"]["Function"]["Handler"]
-    return str(handler)
+    route = model().routes[route_key]
+    return model().function(route.function).handler
 
 
 def function_environment() -> dict[str, Any]:
     """The environment variables every function gets (Globals), unresolved."""
     variables: dict[str, Any] = template()["Globals"]["Function"]["Environment"]["Variables"]
     return variables
-
-
-def _single_reference(value: Any, candidates: set[str]) -> str:
-    """The one logical id among `candidates` that a `!Sub`/`!Ref`/`!GetAtt` value points at."""
-    names: set[str]
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        names = set(_SUB_REFERENCE.findall(str(value["Fn::Sub"])))
-    elif isinstance(value, dict) and "Ref" in value:
-        names = {str(value["Ref"])}
-    elif isinstance(value, dict) and "Fn::GetAtt" in value:
-        names = {str(value["Fn::GetAtt"][0])}
-    else:
-        names = set()
-    matches = sorted(names & candidates)
-    assert len(matches) == 1, f"{value!r} should point at one of {sorted(candidates)}: {matches}"
-    return matches[0]
