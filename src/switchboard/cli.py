@@ -77,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+
+    token = commands.add_parser(
+        "token",
+        help="mint a development token signed with the local secret",
+        description="Print a JWT that `switchboard local` accepts: HS256, signed with the "
+        "checkout's local secret (.switchboard/token-secret), with the template's issuer "
+        "and audience. Never valid against a deployed stack.",
+    )
+    token.add_argument("name", help="display name (and user id unless --user-id)")
+    token.add_argument("--user-id", help="the sub claim (default: the name)")
+    token.add_argument(
+        "--room", action="append", default=[], help="a private room to grant (repeatable)"
+    )
+    token.add_argument("--ttl", default="1h", help="lifetime: 3600, 30m, 1h, 7d (default 1h)")
+    token.add_argument("--template", "-t", default="template.yaml")
+    token.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
     return parser
 
 
@@ -91,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from switchboard.local.commands import run_invoke  # noqa: PLC0415
 
         return run_invoke(args, _parameters(args.parameter_overrides))
+    if args.command == "token":
+        from switchboard.local.commands import run_token  # noqa: PLC0415
+
+        return run_token(args, _parameters(args.parameter_overrides))
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -23,6 +23,8 @@ class Config:
     fanout_concurrency: int = 32
     connection_ttl_seconds: int = MAX_CONNECTION_SECONDS + 300
     log_level: str = "INFO"
+    #: How long room messages are kept; 0 turns history off.
+    history_retention_seconds: int = 7 * 86400
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -41,6 +43,7 @@ class Config:
                 env, "CONNECTION_TTL_SECONDS", MAX_CONNECTION_SECONDS + 300, 60, 86400
             ),
             log_level=_log_level(env),
+            history_retention_seconds=_int(env, "HISTORY_RETENTION_DAYS", 7, 0, 3650) * 86400,
         )
 
 
@@ -62,3 +65,43 @@ def _log_level(env: Mapping[str, str]) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
     return level
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Settings of the `$connect` authorizer, from the variables template.yaml sets."""
+
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+    allow_anonymous: bool = False
+    #: Secrets Manager id (name or ARN) of the HS256 secret; empty in JWKS mode.
+    secret_id: str | None = None
+    jwks_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthConfig:
+        env = os.environ if environ is None else environ
+        algorithms = tuple(
+            a.strip().upper() for a in env.get("TOKEN_ALGORITHMS", "HS256").split(",") if a.strip()
+        )
+        secret_id = env.get("TOKEN_SECRET_ID", "").strip() or None
+        jwks_url = env.get("JWKS_URL", "").strip() or None
+        if jwks_url is not None and not jwks_url.startswith(("https://", "http://127.0.0.1")):
+            raise ConfigError(f"JWKS_URL must be an https URL, got {jwks_url!r}")
+        if jwks_url is None and secret_id is None:
+            raise ConfigError("set TOKEN_SECRET_ID (shared secret) or JWKS_URL (OIDC provider)")
+        for name in ("TOKEN_ISSUER", "TOKEN_AUDIENCE"):
+            if not env.get(name, "").strip():
+                raise ConfigError(f"{name} is not set: tokens must name their issuer and audience")
+        anonymous = env.get("ALLOW_ANONYMOUS", "false").strip().lower()
+        if anonymous not in {"true", "false"}:
+            raise ConfigError(f"ALLOW_ANONYMOUS must be true or false, got {anonymous!r}")
+        return cls(
+            issuer=env["TOKEN_ISSUER"].strip(),
+            audience=env["TOKEN_AUDIENCE"].strip(),
+            algorithms=algorithms,
+            allow_anonymous=anonymous == "true",
+            secret_id=secret_id if jwks_url is None else None,
+            jwks_url=jwks_url,
+        )

@@ -17,7 +17,15 @@ from typing import Any
 from switchboard.errors import BadRequest, ClientError, InvalidJson
 
 #: The custom routes the chat function serves (besides `$default`).
-ACTIONS: tuple[str, ...] = ("sendmessage", "join", "leave")
+ACTIONS: tuple[str, ...] = (
+    "sendmessage",
+    "join",
+    "leave",
+    "sendto",
+    "rooms",
+    "members",
+    "history",
+)
 DEFAULT_ROOM = "lobby"
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 NAME_MAX = 32
@@ -60,6 +68,23 @@ def validate_room(room: Any) -> str:
     if not ROOM_PATTERN.fullmatch(room):
         raise BadRequest('"room" must be 1-64 characters of letters, digits, "_", ".", ":" or "-"')
     return room
+
+
+def user_field(message: Mapping[str, Any]) -> str:
+    """The `to` field of a direct message: a user id."""
+    value = message.get("to")
+    if not isinstance(value, str):
+        raise BadRequest(f'"to" must be the userId of the recipient, got {_json_type(value)}')
+    if not 1 <= len(value) <= 160 or not value.isprintable():
+        raise BadRequest('"to" must be a userId of 1-160 printable characters')
+    return value
+
+
+def limit_field(message: Mapping[str, Any], *, default: int, maximum: int) -> int:
+    value = message.get("limit", default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise BadRequest(f'"limit" must be a whole number from 1 to {maximum}')
+    return value
 
 
 def validate_name(name: Any) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import boto3
@@ -16,6 +18,7 @@ from botocore.config import Config as BotoConfig
 
 from switchboard.broadcast import Broadcaster
 from switchboard.config import Config
+from switchboard.history import History
 from switchboard.store import Store
 
 if TYPE_CHECKING:
@@ -32,19 +35,44 @@ class Runtime:
         logging.getLogger("switchboard").setLevel(config.log_level)
         self._lock = threading.Lock()
         self._store: Store | None = None
+        self._history: History | None = None
+        self._dynamodb: DynamoDBClient | None = None
         self._broadcasters: dict[str, Broadcaster] = {}
+        self._background: ThreadPoolExecutor | None = None
+
+    def _dynamodb_client(self) -> DynamoDBClient:
+        if self._dynamodb is None:
+            # Standard retry mode backs off on throttling and transient 5xx.
+            self._dynamodb = boto3.client(
+                "dynamodb",
+                config=BotoConfig(retries={"mode": "standard", "max_attempts": 6}),
+            )
+        return self._dynamodb
 
     @property
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                # Standard retry mode backs off on throttling and transient 5xx.
-                client: DynamoDBClient = boto3.client(
-                    "dynamodb",
-                    config=BotoConfig(retries={"mode": "standard", "max_attempts": 6}),
-                )
-                self._store = Store(client, self.config.table_name)
+                self._store = Store(self._dynamodb_client(), self.config.table_name)
             return self._store
+
+    @property
+    def history(self) -> History:
+        with self._lock:
+            if self._history is None:
+                self._history = History(
+                    self._dynamodb_client(),
+                    self.config.table_name,
+                    self.config.history_retention_seconds,
+                )
+            return self._history
+
+    def in_background(self, work: Callable[[], None]) -> Future[None]:
+        """Run work beside the caller's (storing history while the fan-out runs)."""
+        with self._lock:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bg")
+            return self._background.submit(work)
 
     def broadcaster(self, event_endpoint: str) -> Broadcaster:
         """The fan-out for this API's `@connections` endpoint.

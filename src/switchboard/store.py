@@ -2,12 +2,16 @@
 
 Key design (single table, string keys `PK` and `SK`):
 
-| item            | PK             | SK          | holds                                       |
-|-----------------|----------------|-------------|---------------------------------------------|
-| connection      | `CONN#{id}`    | `META`      | name, userId, connectedAt, identity, rooms  |
-| room membership | `ROOM#{room}`  | `CONN#{id}` | connectionId, name, userId                  |
+| item              | PK             | SK          | holds                                       |
+|-------------------|----------------|-------------|---------------------------------------------|
+| connection        | `CONN#{id}`    | `META`      | name, userId, connectedAt, identity, rooms  |
+| room membership   | `ROOM#{room}`  | `CONN#{id}` | connectionId, name, userId                  |
+| user's connection | `USER#{user}`  | `CONN#{id}` | connectionId, name                          |
 
-Sending to a room is a Query of its partition, so its cost grows with that room only. The
+(Room history lives in the same table; see history.py.)
+
+Sending to a room is a Query of its partition, so its cost grows with that room only; a
+direct message is a Query of the user's partition. The
 connection item keeps the set of its rooms and a version number, so removing a connection is
 one transaction that deletes exactly the memberships it has, and never races a join into an
 orphaned membership. Every item carries `expiresAt` (epoch SECONDS) for DynamoDB TTL, so a
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError as BotoClientError
 
 from switchboard.errors import BadRequest, ConnectionGone
+from switchboard.identity import GUEST_PREFIX
 from switchboard.protocol import MAX_ROOMS_PER_CONNECTION
 
 if TYPE_CHECKING:
@@ -42,6 +47,19 @@ def connection_key(connection_id: str) -> dict[str, Any]:
 
 def membership_key(room: str, connection_id: str) -> dict[str, Any]:
     return {"PK": {"S": f"ROOM#{room}"}, "SK": {"S": f"CONN#{connection_id}"}}
+
+
+def user_key(user_id: str, connection_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"USER#{user_id}"}, "SK": {"S": f"CONN#{connection_id}"}}
+
+
+@dataclass(frozen=True)
+class Member:
+    """One user in a room, however many connections they have there."""
+
+    user_id: str
+    name: str
+    connections: int
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,30 @@ class Connection:
             version=int(item.get("v", {"N": "0"})["N"]),
         )
 
+    @property
+    def guest(self) -> bool:
+        """An anonymous connection: its user id is `guest:{connectionId}`."""
+        return not self.user_id or self.user_id.startswith(GUEST_PREFIX)
+
+    def sender(self) -> dict[str, Any]:
+        """How this connection appears in `from` of the messages it sends."""
+        sender: dict[str, Any] = {"connectionId": self.connection_id, "name": self.name}
+        if self.user_id:
+            sender["userId"] = self.user_id
+        if self.guest:
+            sender["guest"] = True
+        return sender
+
+    def user_item(self) -> dict[str, Any] | None:
+        if not self.user_id:
+            return None
+        return {
+            **user_key(self.user_id, self.connection_id),
+            "connectionId": {"S": self.connection_id},
+            "name": {"S": self.name},
+            "expiresAt": {"N": str(self.expires_at)},
+        }
+
     def membership_item(self, room: str) -> dict[str, Any]:
         item: dict[str, Any] = {
             **membership_key(room, self.connection_id),
@@ -134,6 +176,9 @@ class Store:
             {"Put": {"TableName": self._table, "Item": connection.membership_item(room)}}
             for room in sorted(connection.rooms)
         ]
+        user_item = connection.user_item()
+        if user_item is not None:
+            writes.append({"Put": {"TableName": self._table, "Item": user_item}})
         self._db.transact_write_items(TransactItems=writes)
 
     def get_connection(self, connection_id: str) -> Connection | None:
@@ -247,6 +292,15 @@ class Store:
                 {"Delete": {"TableName": self._table, "Key": membership_key(room, connection_id)}}
                 for room in sorted(connection.rooms)
             ]
+            if connection.user_id:
+                writes.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": user_key(connection.user_id, connection_id),
+                        }
+                    }
+                )
             try:
                 self._db.transact_write_items(TransactItems=writes)
             except BotoClientError as error:
@@ -260,17 +314,78 @@ class Store:
 
     def room_connection_pages(self, room: str) -> Iterator[list[str]]:
         """The room's connection ids, one Query page at a time (LastEvaluatedKey followed)."""
+        for page in self._pages(f"ROOM#{room}", "connectionId"):
+            yield [item["connectionId"]["S"] for item in page]
+
+    def user_connection_ids(self, user_id: str) -> list[str]:
+        """Every live connection of one user (a direct message goes to each)."""
+        return [
+            item["connectionId"]["S"]
+            for page in self._pages(f"USER#{user_id}", "connectionId")
+            for item in page
+        ]
+
+    def room_members(self, room: str) -> list[Member]:
+        """The room's users, each with how many connections they have in it, by name."""
+        members: dict[str, Member] = {}
+        for page in self._pages(f"ROOM#{room}", "connectionId, #n, userId"):
+            for item in page:
+                user_id = item.get("userId", {}).get("S") or item["connectionId"]["S"]
+                known = members.get(user_id)
+                members[user_id] = Member(
+                    user_id=user_id,
+                    name=item["name"]["S"],
+                    connections=(known.connections if known else 0) + 1,
+                )
+        return sorted(members.values(), key=lambda m: (m.name.lower(), m.user_id))
+
+    def user_in_room(self, user_id: str, room: str, *, excluding: str) -> bool:
+        """Whether another connection of the user is in the room (presence is per user)."""
+        others = [cid for cid in self.user_connection_ids(user_id) if cid != excluding]
+        for start in range(0, len(others), 100):
+            keys = [membership_key(room, cid) for cid in others[start : start + 100]]
+            response = self._db.batch_get_item(
+                RequestItems={
+                    self._table: {
+                        "Keys": keys,
+                        "ProjectionExpression": "PK",
+                        "ConsistentRead": True,
+                    }
+                }
+            )
+            answered: dict[str, Any] = dict(response.get("Responses", {}))
+            if answered.get(self._table):
+                return True
+            # Unprocessed keys (under throttling) are asked for one by one.
+            unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys", {}))
+            leftover = unprocessed.get(self._table, {}).get("Keys")
+            if leftover and self._any_present(leftover):
+                return True
+        return False
+
+    def _any_present(self, keys: list[Any]) -> bool:
+        return any(
+            "Item"
+            in self._db.get_item(
+                TableName=self._table, Key=key, ProjectionExpression="PK", ConsistentRead=True
+            )
+            for key in keys
+        )
+
+    def _pages(self, partition: str, projection: str) -> Iterator[list[dict[str, Any]]]:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :conn)",
-            "ExpressionAttributeValues": {":pk": {"S": f"ROOM#{room}"}, ":conn": {"S": "CONN#"}},
-            "ProjectionExpression": "connectionId",
+            "ExpressionAttributeValues": {":pk": {"S": partition}, ":conn": {"S": "CONN#"}},
+            "ProjectionExpression": projection,
         }
+        if "#n" in projection:
+            kwargs["ExpressionAttributeNames"] = {"#n": "name"}
         if self._page_size:
             kwargs["Limit"] = self._page_size
         while True:
             response = self._db.query(**kwargs)
-            yield [item["connectionId"]["S"] for item in response.get("Items", [])]
+            yield list(response.get("Items", []))
             last = response.get("LastEvaluatedKey")
             if not last:
                 return

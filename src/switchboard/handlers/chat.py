@@ -1,7 +1,9 @@
-"""The chat function: `sendmessage`, `join`, `leave` and the `$default` route.
+"""The chat function: every message route (`sendmessage`, `join`, `leave`, `sendto`, `rooms`,
+`members`, `history`) and `$default`.
 
-One function serves every message route, so a chat needs one warm container rather than one
-per action; `$connect` and `$disconnect` are separate functions with narrower permissions.
+One function serves them all, so a chat needs one warm container rather than one per
+action; `$connect` and `$disconnect` are separate functions with narrower permissions.
+Who the caller is comes from the authorizer's context on the event, never from the message.
 """
 
 from __future__ import annotations
@@ -9,74 +11,130 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from switchboard.errors import BadRequest, Forbidden, UnknownAction
+from switchboard.errors import BadRequest, Forbidden, NotFound, UnknownAction
 from switchboard.events import WebSocketEvent
 from switchboard.handlers.invocation import Response, websocket_handler
-from switchboard.presence import announce, presence_event
-from switchboard.protocol import (
-    ACTIONS,
-    encode_deliverable,
-    new_message_id,
-    now_ms,
-    parse_body,
-    room_field,
-)
+from switchboard.history import JOIN_HISTORY, MAX_PAGE
+from switchboard.identity import Identity
+from switchboard.messaging import send_to_room, send_to_user
+from switchboard.presence import announce_if_first_or_last, presence_event
+from switchboard.protocol import ACTIONS, limit_field, parse_body, room_field, user_field
 from switchboard.runtime import Runtime
 
 Action = Callable[[WebSocketEvent, Runtime, dict[str, Any]], Response]
 
 
-def send_message(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
+def _require_data(message: dict[str, Any]) -> Any:
     if "data" not in message:
-        raise BadRequest('"data" is required: any JSON value to send to the room')
+        raise BadRequest('"data" is required: any JSON value to send')
+    return message["data"]
+
+
+def _may_enter(event: WebSocketEvent, room: str) -> None:
+    # One message whether the room exists or not: a refusal tells nothing about the room.
+    if not Identity.from_context(event.authorizer).may_enter(room):
+        raise Forbidden(f'you may not enter room "{room}"')
+
+
+def send_message(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
+    data = _require_data(message)
     room = room_field(message, required=False)
     sender = rt.store.require_connection(event.connection_id)
     if room not in sender.rooms:
         raise Forbidden(f'you are not in room "{room}": join it first')
-    message_id = new_message_id()
-    envelope: dict[str, Any] = {
-        "type": "message",
-        "room": room,
-        "from": {"connectionId": sender.connection_id, "name": sender.name},
-        "data": message["data"],
-        "id": message_id,
-        "ts": now_ms(),
-    }
-    if sender.user_id:
-        envelope["from"]["userId"] = sender.user_id
-    payload = encode_deliverable(envelope)
-    result = rt.broadcaster(event.management_endpoint()).to_room(
-        room, payload, sender=sender.connection_id
+    sent = send_to_room(
+        rt, event.management_endpoint(), room, sender.sender(), data, exclude=sender.connection_id
     )
     return Response(
         {
             "type": "sent",
-            "id": message_id,
+            "id": sent.id,
             "room": room,
-            "delivered": result.delivered,
-            "pruned": result.pruned,
-            "failed": result.failed,
+            "delivered": sent.result.delivered,
+            "pruned": sent.result.pruned,
+            "failed": sent.result.failed,
+        }
+    )
+
+
+def send_to(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
+    to = user_field(message)
+    data = _require_data(message)
+    sender = rt.store.require_connection(event.connection_id)
+    sent, recipients = send_to_user(
+        rt, event.management_endpoint(), to, sender.sender(), data, exclude=sender.connection_id
+    )
+    if recipients == 0:
+        raise NotFound(f'user "{to}" is not connected')
+    return Response(
+        {
+            "type": "sent",
+            "to": to,
+            "id": sent.id,
+            "delivered": sent.result.delivered,
+            "pruned": sent.result.pruned,
+            "failed": sent.result.failed,
         }
     )
 
 
 def join(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
     room = room_field(message, required=True)
+    _may_enter(event, room)
     connection = rt.store.require_connection(event.connection_id)
     if rt.store.join_room(connection, room):
-        announce(rt.broadcaster(event.management_endpoint()), "joined", room, connection)
-    return Response(presence_event("joined", room, connection))
+        broadcaster = rt.broadcaster(event.management_endpoint())
+        announce_if_first_or_last(rt.store, broadcaster, "joined", room, connection)
+    reply = presence_event("joined", room, connection)
+    reply["messages"] = rt.history.recent(room, JOIN_HISTORY)
+    return Response(reply)
 
 
 def leave(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
     room = room_field(message, required=True)
     connection = rt.store.require_connection(event.connection_id)
     if rt.store.leave_room(connection, room):
-        announce(rt.broadcaster(event.management_endpoint()), "left", room, connection)
+        broadcaster = rt.broadcaster(event.management_endpoint())
+        announce_if_first_or_last(rt.store, broadcaster, "left", room, connection)
     return Response(presence_event("left", room, connection))
 
 
-ROUTES: dict[str, Action] = {"sendmessage": send_message, "join": join, "leave": leave}
+def rooms(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
+    connection = rt.store.require_connection(event.connection_id)
+    return Response({"type": "rooms", "rooms": sorted(connection.rooms)})
+
+
+def members(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
+    room = room_field(message, required=True)
+    _may_enter(event, room)
+    listed = [
+        {"name": m.name, "userId": m.user_id, "connections": m.connections}
+        for m in rt.store.room_members(room)
+    ]
+    return Response({"type": "members", "room": room, "members": listed})
+
+
+def history(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
+    room = room_field(message, required=True)
+    _may_enter(event, room)
+    limit = limit_field(message, default=50, maximum=MAX_PAGE)
+    connection = rt.store.require_connection(event.connection_id)
+    if room not in connection.rooms:
+        raise Forbidden(f'you are not in room "{room}": join it to read its history')
+    before = message.get("before")
+    page = rt.history.page(room, limit, before)
+    return Response({"type": "history", "room": room, "messages": page.messages, "next": page.next})
+
+
+ROUTES: dict[str, Action] = {
+    "sendmessage": send_message,
+    "join": join,
+    "leave": leave,
+    "sendto": send_to,
+    "rooms": rooms,
+    "members": members,
+    "history": history,
+}
 assert set(ROUTES) == set(ACTIONS), "protocol.ACTIONS must list exactly the routes served"
 
 

@@ -1,10 +1,10 @@
-"""`$disconnect`: remove the connection and its memberships; tell its rooms it left."""
+"""`$disconnect`: remove the connection, its user index and memberships; tell its rooms."""
 
 from __future__ import annotations
 
 from switchboard.events import WebSocketEvent
 from switchboard.handlers.invocation import Response, websocket_handler
-from switchboard.presence import announce
+from switchboard.presence import announce_if_first_or_last
 from switchboard.runtime import Runtime
 
 
@@ -13,7 +13,7 @@ def disconnect(event: WebSocketEvent, rt: Runtime) -> Response:
     if removed is not None:
         broadcaster = rt.broadcaster(event.management_endpoint())
         for room in sorted(removed.rooms):
-            announce(broadcaster, "left", room, removed)
+            announce_if_first_or_last(rt.store, broadcaster, "left", room, removed)
     return Response()
 
 

@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from switchboard.local.cfn_yaml import load_template
+from switchboard.local.dev_secret import dev_secret
 from switchboard.local.dynamodb import (
     LOCAL_CREDENTIALS,
     EmbeddedDynamoDB,
+    create_secrets,
     create_tables,
     dynamodb_client,
 )
@@ -49,6 +52,7 @@ def function_environment(
     *,
     dynamodb_endpoint: str,
     management_endpoint: str,
+    aws_endpoint: str,
     embedded: bool,
     parent: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
@@ -68,6 +72,7 @@ def function_environment(
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{model.runtime}",
             "LAMBDA_TASK_ROOT": str(model.code_dir),
+            "AWS_ENDPOINT_URL": aws_endpoint,
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": management_endpoint,
             "PYTHONUNBUFFERED": "1",
@@ -89,6 +94,8 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.created_tables: list[str] = []
         self.spawner = Spawner()
+        self.aws_endpoint = ""
+        self.anonymous_by_default = False
 
     @property
     def embedded(self) -> bool:
@@ -97,20 +104,35 @@ class LocalStack:
     async def start(self) -> None:
         options = self.settings.gateway
         await self.spawner.start()
+        # moto's server stands in for every AWS service the functions call (Secrets Manager,
+        # ...); DynamoDB is it too, unless --dynamodb-endpoint names another.
+        self.dynamodb = EmbeddedDynamoDB(_connect_host(options.host))
+        self.aws_endpoint = await self.dynamodb.start()
         if self.embedded:
-            self.dynamodb = EmbeddedDynamoDB(_connect_host(options.host))
-            self.dynamodb_endpoint = await self.dynamodb.start()
+            self.dynamodb_endpoint = self.aws_endpoint
+        parameters = dict(self.settings.parameters)
+        declared = load_template(self.settings.template).get("Parameters") or {}
+        if "AllowAnonymous" in declared and "AllowAnonymous" not in parameters:
+            # Locally, guests may connect without a token unless the user says otherwise.
+            parameters["AllowAnonymous"] = "true"
+            self.anonymous_by_default = True
         # The port may be 0 (any free port): bind first so the template can name the real URL.
         listener = bind_listener(options.host, options.port)
         port = listener.getsockname()[1]
         base_url = f"http://{_connect_host(options.host)}:{port}"
         model = read_template(
             self.settings.template,
-            parameters=self.settings.parameters,
+            parameters=parameters,
             gateway_url=base_url,
             stage=self.settings.stage,
         )
         self.model = model
+        await asyncio.to_thread(
+            create_secrets,
+            self.aws_endpoint,
+            model.secrets,
+            dev_secret(Path(self.settings.template).resolve().parent),
+        )
         credentials = (
             None
             if self.embedded
@@ -129,6 +151,7 @@ class LocalStack:
                     model.function(name),
                     dynamodb_endpoint=self.dynamodb_endpoint,
                     management_endpoint=management,
+                    aws_endpoint=self.aws_endpoint,
                     embedded=self.embedded,
                 ),
                 options.max_processes,
@@ -164,6 +187,20 @@ class LocalStack:
             for key, route in sorted(model.routes.items())
         )
         tables = ", ".join(table.name for table in model.tables.values()) or "none"
+        auth = ""
+        if model.authorizers:
+            anonymous = model.parameters.get("AllowAnonymous") == "true"
+            auth = (
+                "  Auth          tokens from `switchboard token NAME [--room R]`, as ?token= or "
+                "Authorization: Bearer\n"
+                + (
+                    "                anonymous guests ALLOWED (AllowAnonymous=true"
+                    + (" by default locally" if self.anonymous_by_default else "")
+                    + "; --parameter-overrides AllowAnonymous=false to require tokens)\n"
+                    if anonymous
+                    else "                anonymous guests refused (AllowAnonymous=false)\n"
+                )
+            )
         dynamodb = (
             f"{self.dynamodb_endpoint} (embedded moto server)"
             if self.embedded
@@ -174,6 +211,7 @@ class LocalStack:
             f"  WebSocket     {ws}  (also {ws}/{model.stage})\n"
             f"  @connections  http://{host}:{port}/{model.stage}/@connections/{{connectionId}}\n"
             f"  DynamoDB      {dynamodb}; tables: {tables}\n"
+            f"{auth}"
             f"  Routes ({model.route_selection_expression}):\n{routes}\n"
             f"  Connect:\n"
             f"    wscat -c '{ws}/{model.stage}?name=alice'\n"

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.local.app import LocalSettings, LocalStack, function_environment
-from switchboard.local.dynamodb import EmbeddedDynamoDB, create_tables, dynamodb_client
+from switchboard.local.dev_secret import dev_secret
+from switchboard.local.dynamodb import (
+    EmbeddedDynamoDB,
+    create_secrets,
+    create_tables,
+    dynamodb_client,
+)
 from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
 from switchboard.local.template_model import TemplateError, read_template
@@ -98,8 +104,9 @@ def run_invoke(args: argparse.Namespace, parameters: dict[str, str]) -> int:
 async def _invoke(
     args: argparse.Namespace, parameters: dict[str, str], event: Any
 ) -> tuple[bool, Any]:
-    embedded = EmbeddedDynamoDB() if args.dynamodb_endpoint is None else None
-    endpoint = await embedded.start() if embedded else args.dynamodb_endpoint
+    embedded = EmbeddedDynamoDB()
+    aws_endpoint = await embedded.start()
+    endpoint = args.dynamodb_endpoint or aws_endpoint
     gateway: Gateway | None = None
     pool: FunctionPool | None = None
     spawner = Spawner()
@@ -114,11 +121,14 @@ async def _invoke(
         model = read_template(args.template, parameters=parameters)
         function = model.function(args.function)
         await asyncio.to_thread(create_tables, dynamodb_client(endpoint), model.tables)
+        secret = dev_secret(Path(args.template).resolve().parent)
+        await asyncio.to_thread(create_secrets, aws_endpoint, model.secrets, secret)
         env = function_environment(
             function,
             dynamodb_endpoint=endpoint,
             management_endpoint=management,
-            embedded=embedded is not None,
+            aws_endpoint=aws_endpoint,
+            embedded=args.dynamodb_endpoint is None,
         )
         if args.management_endpoint is None or "MANAGEMENT_ENDPOINT" in env:
             env["MANAGEMENT_ENDPOINT"] = management
@@ -141,5 +151,49 @@ async def _invoke(
         await spawner.stop()
         if gateway is not None:
             await gateway.stop()
-        if embedded is not None:
-            await embedded.stop()
+        await embedded.stop()
+
+
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> int:
+    """`3600`, `90s`, `30m`, `1h`, `7d` as seconds."""
+    text = text.strip().lower()
+    unit = _TTL_UNITS.get(text[-1:], 1) if text else 1
+    number = text[:-1] if text[-1:] in _TTL_UNITS else text
+    try:
+        seconds = int(number) * unit
+    except ValueError:
+        raise ValueError(f"--ttl takes seconds or 30m, 1h, 7d; got {text!r}") from None
+    if not 1 <= seconds <= 30 * 86400:
+        raise ValueError("--ttl must be between 1 second and 30 days")
+    return seconds
+
+
+def run_token(args: argparse.Namespace, parameters: dict[str, str]) -> int:
+    """Print a development token signed with the local secret, as the template expects it."""
+    from switchboard.protocol import validate_name, validate_room  # noqa: PLC0415
+    from switchboard.tokens import mint  # noqa: PLC0415
+
+    try:
+        model = read_template(args.template, parameters=parameters)
+        name = validate_name(args.name)
+        rooms = [validate_room(room) for room in args.room]
+        ttl = parse_ttl(args.ttl)
+    except (TemplateError, ValueError) as error:
+        print(f"switchboard token: {error}", file=sys.stderr)
+        return 2
+    secret = dev_secret(Path(args.template).resolve().parent)
+    print(
+        mint(
+            secret,
+            subject=args.user_id or name,
+            name=name,
+            rooms=rooms,
+            issuer=model.parameters.get("TokenIssuer", "switchboard"),
+            audience=model.parameters.get("TokenAudience", "switchboard"),
+            ttl_seconds=ttl,
+        )
+    )
+    return 0

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
-from switchboard.local.template_model import REGION, TableModel
+from switchboard.local.template_model import REGION, SecretModel, TableModel
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 _TABLE_KEYS = (
@@ -98,3 +98,20 @@ def create_tables(client: Any, tables: dict[str, TableModel]) -> list[str]:
             )
         created.append(table.name)
     return created
+
+
+def create_secrets(endpoint: str, secrets: dict[str, SecretModel], generated: str) -> None:
+    """Create the template's secrets; generated ones hold the local development secret."""
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    for secret in secrets.values():
+        value = secret.secret_string if secret.secret_string is not None else generated
+        try:
+            client.create_secret(Name=secret.name, SecretString=value)
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=secret.name, SecretString=value)

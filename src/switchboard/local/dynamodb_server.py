@@ -75,9 +75,9 @@ def _fast_answer(environ: dict[str, Any]) -> bytes | None:
     try:
         tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][_region(environ)].tables
         answer = fast_query(tables, json.loads(raw))
+        return json.dumps(answer).encode() if answer is not None else None
     except Exception:  # anything unusual: moto answers, and errors, as it always does
         return None
-    return json.dumps(answer).encode() if answer is not None else None
 
 
 def _region(environ: dict[str, Any]) -> str:

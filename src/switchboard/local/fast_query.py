@@ -15,6 +15,10 @@ import re
 from typing import Any
 
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+#: Bare names DynamoDB refuses in expressions; a query using one is left to moto to refuse.
+_RESERVED = frozenset(word.upper() for word in ReservedKeywords.get_reserved_keywords())
 
 #: DynamoDB stops a page at 1 MB of data read.
 RESULT_SIZE_LIMIT = 1_000_000
@@ -55,7 +59,9 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
     hash_name, hash_value, prefix_name, prefix_value, eq_name, eq_value = match.groups()
 
     def name(token: str) -> str | None:
-        return names.get(token) if token.startswith("#") else token
+        if token.startswith("#"):
+            return names.get(token)
+        return None if token.upper() in _RESERVED else token
 
     def value(token: str) -> DynamoType | None:
         raw = values.get(token)
@@ -116,15 +122,24 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
             }
             break
         size += item_size
-        attrs = item.attrs
         if projection:
-            items.append({k: attrs[k].to_json() for k in projection if k in attrs})
+            # Top-level scalars serialise directly; maps, lists and sets go through moto.
+            attrs = item.attrs
+            if all(k not in attrs or not _nested(attrs[k]) for k in projection):
+                items.append({k: attrs[k].to_json() for k in projection if k in attrs})
+                continue
+            full = item.to_json()["Attributes"]
+            items.append({k: full[k] for k in projection if k in full})
         else:
-            items.append({k: v.to_json() for k, v in attrs.items()})
+            items.append(item.to_json()["Attributes"])
     response: dict[str, Any] = {"Count": len(items), "ScannedCount": len(items), "Items": items}
     if last_key is not None:
         response["LastEvaluatedKey"] = last_key
     return response
+
+
+def _nested(value: DynamoType) -> bool:
+    return isinstance(value.value, (dict, list))
 
 
 def _projection(expression: Any, names: dict[str, str]) -> tuple[bool, list[str] | None]:
@@ -137,7 +152,7 @@ def _projection(expression: Any, names: dict[str, str]) -> tuple[bool, list[str]
     for part in expression.split(","):
         token = part.strip()
         resolved = names.get(token) if token.startswith("#") else token
-        if not _PROJECTED_NAME.match(token) or resolved is None:
+        if not _PROJECTED_NAME.match(token) or resolved is None or token.upper() in _RESERVED:
             return False, None
         result.append(resolved)
     return True, result

@@ -86,6 +86,7 @@ class Gateway:
         )
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._http_tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._sweeper: asyncio.Task[None] | None = None
         self.port = options.port
@@ -110,11 +111,11 @@ class Gateway:
 
     async def stop(self) -> None:
         """Close every client with 1001, run `$disconnect` for each, then stop serving."""
-        self._closing = True
+        self._closing = True  # new handshakes are refused from here on
         if self._sweeper is not None:
             self._sweeper.cancel()
-        if self._server is not None:
-            self._server.close()
+        # The listener stays open until every $disconnect has run: their fan-out still
+        # posts to @connections (and learns that the other clients are gone).
         connections = list(self.connections.values())
         for connection in connections:
             connection.close(GOING_AWAY)
@@ -124,10 +125,11 @@ class Gateway:
         pending = [t for t in self._tasks if not t.done() and t is not current]
         if pending:
             await asyncio.wait(pending, timeout=self.options.integration_timeout + 1)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._http_tasks]:
             if task is not current:
                 task.cancel()
         if self._server is not None:
+            self._server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=2)
 
@@ -157,17 +159,21 @@ class Gateway:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         task = asyncio.current_task()
-        if task is not None:
-            # Tracked so that shutdown waits for in-flight $disconnect invocations.
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         try:
             request = await read_head(reader)
             if request is None:
                 return
             if request.is_websocket_upgrade and not is_management_path(request.path):
+                if task is not None:
+                    # Shutdown waits for these: their $disconnect runs on the way out.
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 await self._websocket(request, reader, writer)
             else:
+                if task is not None:
+                    # Kept-alive HTTP connections idle forever: shutdown cancels them.
+                    self._http_tasks.add(task)
+                    task.add_done_callback(self._http_tasks.discard)
                 await self._http(request, reader, writer)
         except (BadHttpRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
             with contextlib.suppress(Exception):

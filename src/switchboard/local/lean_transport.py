@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
+from botocore.exceptions import EndpointConnectionError
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _TIMEOUT = 10.0
@@ -82,14 +83,15 @@ class LeanTransport:
         wire = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         for attempt in (1, 2):
             # A kept-alive socket may have been closed by the server: retry once on a new one.
-            connection = self._connection(address, fresh=attempt == 2)
             try:
+                connection = self._connection(address, fresh=attempt == 2)
                 connection.sock.sendall(wire)
                 return self._read_response(request.url, connection)
-            except (ConnectionError, EOFError, OSError):
+            except (ConnectionError, EOFError, OSError) as error:
                 self._close()
                 if attempt == 2:
-                    raise
+                    # What urllib3's failures become in botocore, so callers catch the same.
+                    raise EndpointConnectionError(endpoint_url=request.url, error=error) from None
         return None  # pragma: no cover - the loop returns or raises
 
     def _connection(self, address: tuple[str, int], *, fresh: bool) -> _Connection:

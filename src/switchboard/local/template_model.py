@@ -63,6 +63,15 @@ class TableModel:
 
 
 @dataclass(frozen=True)
+class SecretModel:
+    """A Secrets Manager secret; without a SecretString it is generated (locally: dev_secret)."""
+
+    logical_id: str
+    name: str
+    secret_string: str | None = None
+
+
+@dataclass(frozen=True)
 class TemplateModel:
     path: Path
     api_logical_id: str
@@ -72,6 +81,7 @@ class TemplateModel:
     functions: dict[str, FunctionModel]
     authorizers: dict[str, AuthorizerModel]
     tables: dict[str, TableModel]
+    secrets: dict[str, SecretModel] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
 
     def function(self, logical_id: str) -> FunctionModel:
@@ -108,6 +118,12 @@ def read_template(
                 if isinstance(stage_name, dict) and target in (document.get("Parameters") or {}):
                     parameters.setdefault(str(target), stage)
     resolver = _Resolver(document, parameters, gateway_url)
+    # Resources whose Condition is false do not exist in this deployment.
+    resources = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if "Condition" not in resource or resolver.condition(str(resource["Condition"]))
+    }
 
     apis = [
         logical_id
@@ -197,6 +213,15 @@ def read_template(
         for logical_id, resource in resources.items()
         if resource.get("Type") == "AWS::DynamoDB::Table"
     }
+    secrets = {
+        logical_id: SecretModel(
+            logical_id,
+            resolver.secret_name(logical_id),
+            _optional_str(resolver.resolve((resource.get("Properties") or {}).get("SecretString"))),
+        )
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::SecretsManager::Secret"
+    }
     return TemplateModel(
         path=path,
         api_logical_id=api_id,
@@ -206,8 +231,13 @@ def read_template(
         functions=functions,
         authorizers=authorizers,
         tables=tables,
+        secrets=secrets,
         parameters=resolver.parameter_values,
     )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None or value is _NO_VALUE else str(value)
 
 
 def _function_model(
@@ -302,6 +332,14 @@ class _Resolver:
     def refers_to(self, value: Any, logical_id: str) -> bool:
         return _ref_target(value) == logical_id
 
+    def condition(self, name: str) -> bool:
+        return self._condition(name)
+
+    def secret_name(self, logical_id: str) -> str:
+        props = self._resources[logical_id].get("Properties") or {}
+        name = props.get("Name")
+        return str(self.resolve(name)) if name is not None else logical_id
+
     def table_name(self, logical_id: str) -> str:
         props = self._resources[logical_id].get("Properties") or {}
         name = props.get("TableName")
@@ -339,6 +377,9 @@ class _Resolver:
             return self.table_name(name)
         if kind == "AWS::ApiGatewayV2::Api":
             return LOCAL_API_ID
+        if kind == "AWS::SecretsManager::Secret":
+            # CloudFormation answers the ARN; the name works wherever an id is asked for.
+            return self.secret_name(name)
         return name
 
     def _get_att(self, name: str, attribute: str) -> Any:

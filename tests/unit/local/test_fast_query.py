@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -35,7 +36,7 @@ def table() -> Iterator[Any]:
             ],
         )
         for room in ("a", "b"):
-            for n in range(60):
+            for n in range(30):
                 client.put_item(
                     TableName=TABLE,
                     Item={
@@ -44,6 +45,10 @@ def table() -> Iterator[Any]:
                         "connectionId": {"S": f"c{n}"},
                         "name": {"S": f"user {n}"},
                         "n": {"N": str(n)},
+                        "from": {"M": {"name": {"S": f"user {n}"}, "guest": {"BOOL": n % 2 == 0}}},
+                        "tags": {"L": [{"S": "a"}, {"N": str(n)}]},
+                        "set": {"SS": ["x", f"y{n}"]},
+                        "blob": {"B": bytes([n, 1, 2])},
                     },
                 )
         yield client
@@ -83,9 +88,11 @@ queries = st.fixed_dictionaries(
         ),
     },
     optional={
-        "Limit": st.integers(min_value=1, max_value=70),
+        "Limit": st.integers(min_value=3, max_value=40),
         "ScanIndexForward": st.booleans(),
-        "ProjectionExpression": st.sampled_from(["connectionId", "connectionId, #n", "SK,n"]),
+        "ProjectionExpression": st.sampled_from(
+            ["connectionId", "connectionId, #n", "SK,n", "#f, tags", "blob, #st", "SK"]
+        ),
     },
 )
 
@@ -106,8 +113,13 @@ def test_fast_path_matches_moto(table: Any, body: dict[str, Any]) -> None:
     names = {}
     if "#p" in body["KeyConditionExpression"]:
         names.update({"#p": "PK", "#s": "SK"})
-    if "#n" in body.get("ProjectionExpression", ""):
+    projection = body.get("ProjectionExpression", "")
+    if "#n" in projection:
         names["#n"] = "name"
+    if "#f" in projection:
+        names["#f"] = "from"
+    if "#st" in projection:
+        names["#st"] = "set"
     if names:
         body["ExpressionAttributeNames"] = names
     tables = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
@@ -120,7 +132,12 @@ def test_fast_path_matches_moto(table: Any, body: dict[str, Any]) -> None:
     def moto(request: dict[str, Any]) -> dict[str, Any]:
         return dict(table.query(**request))
 
-    expected = _all_pages(moto, body)
+    try:
+        expected = _all_pages(moto, body)
+    except ClientError:
+        # moto refuses it (a reserved word, say): the fast path must leave it to moto.
+        assert fast_query(tables, body) is None
+        return
     assert _all_pages(fast, body) == expected
 
 

@@ -1,0 +1,139 @@
+"""JSON Web Tokens: verified with PyJWT, the algorithm pinned by configuration.
+
+Two ways to trust a token: a shared secret (HS256, the secret kept in Secrets Manager) or
+the signing keys of an OpenID Connect provider's JWKS URL (RS256/ES256: Amazon Cognito
+user pools, Auth0, Okta, ...). Issuer, audience and expiry are always checked; the
+algorithm list comes from configuration and never from the token, so `alg: none` and
+HS/RS key confusion are refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from switchboard.errors import SwitchboardError
+from switchboard.identity import Identity
+from switchboard.protocol import NAME_MAX, ROOM_PATTERN
+
+SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"})
+#: Clock skew tolerated on exp, nbf and iat.
+LEEWAY_SECONDS = 30
+
+
+class InvalidToken(SwitchboardError):
+    """The token is not acceptable; the message says why (never the token itself)."""
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.algorithms:
+            raise ValueError("at least one token algorithm must be configured")
+        unknown = set(self.algorithms) - SYMMETRIC - ASYMMETRIC
+        if unknown:
+            raise ValueError(f"unsupported token algorithm(s): {', '.join(sorted(unknown))}")
+        if set(self.algorithms) & SYMMETRIC and set(self.algorithms) & ASYMMETRIC:
+            # Mixing them is how HS/RS key confusion starts.
+            raise ValueError("configure either HMAC (HS*) or public-key (RS*/ES*) algorithms")
+
+
+class TokenVerifier:
+    """Checks a token and returns the identity it proves."""
+
+    def __init__(
+        self,
+        settings: TokenSettings,
+        *,
+        secret: str | None = None,
+        jwks_client: jwt.PyJWKClient | None = None,
+    ) -> None:
+        symmetric = set(settings.algorithms) <= SYMMETRIC
+        if symmetric and not secret:
+            raise ValueError("HS* algorithms need a shared secret")
+        if not symmetric and jwks_client is None:
+            raise ValueError("RS*/ES* algorithms need a JWKS URL")
+        self._settings = settings
+        self._secret = secret
+        self._jwks = jwks_client if not symmetric else None
+
+    def verify(self, token: str) -> Identity:
+        if not token or len(token) > 8192:
+            raise InvalidToken("missing or oversized token")
+        try:
+            key: Any = self._secret
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(self._settings.algorithms),
+                audience=self._settings.audience,
+                issuer=self._settings.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWKClientError as error:
+            raise InvalidToken(f"no signing key for the token: {type(error).__name__}") from None
+        except jwt.InvalidTokenError as error:
+            raise InvalidToken(f"{type(error).__name__}: {error}") from None
+        return identity_from_claims(claims)
+
+
+def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not 1 <= len(subject) <= 128 or not subject.isprintable():
+        raise InvalidToken("the sub claim must be 1-128 printable characters")
+    name = _first_string(claims, ("name", "cognito:username", "preferred_username")) or subject
+    name = name.strip()[:NAME_MAX] or subject[:NAME_MAX]
+    granted = claims.get("rooms", claims.get("cognito:groups", []))
+    if isinstance(granted, str):
+        granted = granted.split()
+    if not isinstance(granted, list):
+        raise InvalidToken("the rooms claim must be a list of room names")
+    rooms = frozenset(r for r in granted if isinstance(r, str) and ROOM_PATTERN.fullmatch(r))
+    return Identity(user_id=subject, name=name, rooms=rooms, anonymous=False)
+
+
+def _first_string(claims: Mapping[str, Any], names: Iterable[str]) -> str | None:
+    for name in names:
+        value = claims.get(name)
+        if isinstance(value, str) and value.strip() and value.isprintable():
+            return value
+    return None
+
+
+def mint(
+    secret: str,
+    *,
+    subject: str,
+    name: str,
+    rooms: Iterable[str] = (),
+    issuer: str,
+    audience: str,
+    ttl_seconds: int = 3600,
+    algorithm: str = "HS256",
+    now: float | None = None,
+) -> str:
+    """A signed token, for development (`switchboard token`) and tests."""
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "sub": subject,
+        "name": name,
+        "rooms": sorted(set(rooms)),
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm=algorithm)
