@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import State as WsState
 from websockets.server import ServerProtocol
 
 from switchboard.local.event_builder import ConnectionInfo
@@ -79,6 +80,11 @@ class ClientConnection:
                 # An empty chunk means "half-close": the server closes the TCP connection.
                 self.writer.close()
 
+    @property
+    def deliverable(self) -> bool:
+        """Open in the gateway's books and on the wire (not closing)."""
+        return self.state is State.OPEN and self.protocol.state is WsState.OPEN
+
     def send(self, payload: bytes) -> None:
         """Deliver one message; text when it is UTF-8, binary otherwise."""
         try:
@@ -94,7 +100,7 @@ class ClientConnection:
         """Start the closing handshake from the gateway's side."""
         if self.ending is None:
             self.ending = ending
-        if self.protocol.state.name == "OPEN":
+        if self.protocol.state is WsState.OPEN:
             self.protocol.send_close(ending.code, ending.reason if ending.code != 1005 else "")
             self.flush()
 

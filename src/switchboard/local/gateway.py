@@ -16,10 +16,13 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 
+from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from switchboard.local import authorizer as authz
@@ -116,7 +119,8 @@ class Gateway:
             self._sweeper.cancel()
         # The listener stays open until every $disconnect has run: their fan-out still
         # posts to @connections (and learns that the other clients are gone).
-        connections = list(self.connections.values())
+        # Connections still in $connect finish their handshake in _websocket (refused there).
+        connections = [c for c in self.connections.values() if c.state is State.OPEN]
         for connection in connections:
             connection.close(GOING_AWAY)
         # Concurrently: the function pools bound how many run at once.
@@ -256,7 +260,7 @@ class Gateway:
         connection = ClientConnection(info, protocol, writer)
 
         def reject(status: int, text: str) -> None:
-            protocol.send_response(protocol.reject(status, text))
+            protocol.send_response(rejection(status, text))
             connection.flush()
 
         if request.path.rstrip("/") not in ("", f"/{self.model.stage}") or self._closing:
@@ -271,6 +275,11 @@ class Gateway:
         if status is not None:
             self.connections.pop(info.connection_id, None)
             reject(status[0], status[1])
+            return
+        if self._closing:
+            # Shut down while $connect ran: refuse, and balance the $connect that succeeded.
+            reject(503, "Service Unavailable: the gateway is shutting down")
+            await self._finish(connection, GOING_AWAY)
             return
         response = protocol.accept(handshake)
         protocol.send_response(response)
@@ -375,13 +384,13 @@ class Gateway:
             self._error_frame(connection, "Endpoint request timed out", request_id)
         elif not invocation.ok:
             self._error_frame(connection, "Internal server error", request_id)
-        elif route.has_route_response and connection.state is State.OPEN:
+        elif route.has_route_response and connection.deliverable:
             reply = _reply_body(invocation.result)
             if reply is not None:
                 connection.send(reply.encode("utf-8"))
 
     def _error_frame(self, connection: ClientConnection, message: str, request_id: str) -> None:
-        if connection.state is State.OPEN:
+        if connection.deliverable:
             connection.send(
                 json_body(
                     {
@@ -439,6 +448,24 @@ class Gateway:
 
     def live_connections(self) -> Iterable[ClientConnection]:
         return list(self.connections.values())
+
+
+def rejection(status: int, text: str) -> Response:
+    """An HTTP answer refusing a handshake, for any status `$connect` may return (even 499)."""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    body = text.encode("utf-8")
+    headers = Headers(
+        [
+            ("Date", formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Length", str(len(body))),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ]
+    )
+    return Response(status, reason, headers, body)
 
 
 def _reply_body(result: Any) -> str | None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from switchboard.local.client_connection import MAX_MESSAGE_BYTES, ClientConnection, Ending, State
+from switchboard.local.client_connection import MAX_MESSAGE_BYTES, ClientConnection, Ending
 from switchboard.local.http11 import HttpRequest, json_body
 
 _PATH = re.compile(r"^(?:/(?P<stage>[^/]+))?/@connections/(?P<id>[^/]+)/?$")
@@ -69,7 +69,7 @@ class ManagementApi:
         connection = self._lookup(connection_id)
         if request.method == "POST" and len(request.body) > MAX_MESSAGE_BYTES:
             return error(413, "PayloadTooLargeException", "Request entity too large")
-        if connection is None or connection.state is not State.OPEN:
+        if connection is None or not connection.deliverable:
             return error(410, "GoneException", f"Connection {connection_id} is gone")
         if request.method == "POST":
             connection.send(request.body)
