@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from switchboard.errors import ConfigError
+
+#: Token algorithms: HMAC with a shared secret, or public keys from a JWKS. Never mixed.
+SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"})
 
 #: API Gateway closes every connection after two hours; records must not outlive that.
 MAX_CONNECTION_SECONDS = 7200
@@ -87,10 +92,31 @@ class AuthConfig:
         )
         secret_id = env.get("TOKEN_SECRET_ID", "").strip() or None
         jwks_url = env.get("JWKS_URL", "").strip() or None
-        if jwks_url is not None and not jwks_url.startswith(("https://", "http://127.0.0.1")):
-            raise ConfigError(f"JWKS_URL must be an https URL, got {jwks_url!r}")
-        if jwks_url is None and secret_id is None:
-            raise ConfigError("set TOKEN_SECRET_ID (shared secret) or JWKS_URL (OIDC provider)")
+        if jwks_url is not None:
+            url = urlsplit(jwks_url)
+            # Plain http only to this machine (tests, local providers); keys fetched from
+            # anywhere else must come over TLS.
+            if not (
+                url.scheme == "https" or (url.scheme == "http" and url.hostname == "127.0.0.1")
+            ):
+                raise ConfigError(f"JWKS_URL must be an https URL, got {jwks_url!r}")
+        if (jwks_url is None) == (secret_id is None):
+            raise ConfigError(
+                "set exactly one of TOKEN_SECRET_ID (shared secret) and JWKS_URL (OIDC provider)"
+            )
+        if not algorithms:
+            raise ConfigError(
+                "TOKEN_ALGORITHMS is empty: name the algorithm tokens are signed with"
+            )
+        unknown = set(algorithms) - SYMMETRIC - ASYMMETRIC
+        if unknown:
+            raise ConfigError(f"TOKEN_ALGORITHMS has unsupported {', '.join(sorted(unknown))}")
+        expected = SYMMETRIC if secret_id is not None else ASYMMETRIC
+        if not set(algorithms) <= expected:
+            raise ConfigError(
+                "TOKEN_ALGORITHMS must be HS* with TOKEN_SECRET_ID and RS*/ES* with JWKS_URL, "
+                f"got {','.join(algorithms)}"
+            )
         for name in ("TOKEN_ISSUER", "TOKEN_AUDIENCE"):
             if not env.get(name, "").strip():
                 raise ConfigError(f"{name} is not set: tokens must name their issuer and audience")
@@ -102,6 +128,6 @@ class AuthConfig:
             audience=env["TOKEN_AUDIENCE"].strip(),
             algorithms=algorithms,
             allow_anonymous=anonymous == "true",
-            secret_id=secret_id if jwks_url is None else None,
+            secret_id=secret_id,
             jwks_url=jwks_url,
         )

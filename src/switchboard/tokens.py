@@ -16,12 +16,11 @@ from typing import Any
 
 import jwt
 
+from switchboard.config import ASYMMETRIC, SYMMETRIC
 from switchboard.errors import SwitchboardError
 from switchboard.identity import Identity
 from switchboard.protocol import NAME_MAX, ROOM_PATTERN
 
-SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"})
 #: Clock skew tolerated on exp, nbf and iat.
 LEEWAY_SECONDS = 30
 
@@ -69,10 +68,14 @@ class TokenVerifier:
     def verify(self, token: str) -> Identity:
         if not token or len(token) > 8192:
             raise InvalidToken("missing or oversized token")
+        if not token.isascii():
+            raise InvalidToken("the token is not ASCII")
         try:
             key: Any = self._secret
             if self._jwks is not None:
-                key = self._jwks.get_signing_key_from_jwt(token).key
+                # The PyJWK itself, not its raw key: PyJWT then refuses a token whose alg
+                # does not fit the key it names (an ES256 header on an RSA key, say).
+                key = self._jwks.get_signing_key_from_jwt(token)
             claims = jwt.decode(
                 token,
                 key,
@@ -84,7 +87,7 @@ class TokenVerifier:
             )
         except jwt.PyJWKClientError as error:
             raise InvalidToken(f"no signing key for the token: {type(error).__name__}") from None
-        except jwt.InvalidTokenError as error:
+        except jwt.PyJWTError as error:
             raise InvalidToken(f"{type(error).__name__}: {error}") from None
         return identity_from_claims(claims)
 

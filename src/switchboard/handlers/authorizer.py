@@ -52,7 +52,8 @@ def verifier() -> tuple[AuthConfig, TokenVerifier]:
             config = AuthConfig.from_env()
             settings = TokenSettings(config.issuer, config.audience, config.algorithms)
             if config.jwks_url:
-                client = jwt.PyJWKClient(config.jwks_url, cache_keys=True, timeout=5)
+                # The key set is cached for 5 minutes; keys the provider drops stop working.
+                client = jwt.PyJWKClient(config.jwks_url, lifespan=300, timeout=5)
                 _verifier = (config, TokenVerifier(settings, jwks_client=client))
             else:
                 secrets = boto3.client("secretsmanager")
@@ -84,7 +85,7 @@ def handler(raw_event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     event = WebSocketEvent(raw_event)
     method_arn = str(raw_event.get("methodArn", ""))
-    outcome = "allow"
+    outcome = "error"
     try:
         config, token_verifier = verifier()
         token = token_from(event)
@@ -99,6 +100,7 @@ def handler(raw_event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         except InvalidToken as error:
             outcome = f"invalid_token: {error}"
             raise Unauthorized() from None
+        outcome = "allow"
         return policy("Allow", method_arn, str(identity.user_id), identity)
     finally:
         log.info(
