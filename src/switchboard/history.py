@@ -74,10 +74,10 @@ class History:
         if not self.enabled:
             return
         sender = message["from"]
-        stored_from: dict[str, Any] = {
-            "connectionId": {"S": str(sender.get("connectionId", ""))},
-            "name": {"S": str(sender["name"])},
-        }
+        stored_from: dict[str, Any] = {"name": {"S": str(sender["name"])}}
+        # A backend sender has no connection: store none, so history shows what was delivered.
+        if sender.get("connectionId"):
+            stored_from["connectionId"] = {"S": str(sender["connectionId"])}
         if sender.get("userId"):
             stored_from["userId"] = {"S": str(sender["userId"])}
         if sender.get("guest"):
@@ -127,10 +127,10 @@ class History:
 
 def _message(room: str, item: dict[str, Any]) -> dict[str, Any]:
     stored = item["from"]["M"]
-    sender: dict[str, Any] = {
-        "connectionId": stored["connectionId"]["S"],
-        "name": stored["name"]["S"],
-    }
+    sender: dict[str, Any] = {}
+    if "connectionId" in stored:
+        sender["connectionId"] = stored["connectionId"]["S"]
+    sender["name"] = stored["name"]["S"]
     if "userId" in stored:
         sender["userId"] = stored["userId"]["S"]
     if stored.get("guest", {}).get("BOOL"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,47 @@ def connection_id(number: int) -> str:
     return base64.urlsafe_b64encode(number.to_bytes(11, "big")).decode("ascii")
 
 
-def connect_event(connection: str, query: dict[str, str] | None = None) -> dict[str, Any]:
-    """`connect.json` for another connection; `query` replaces its query string (None: none)."""
-    event = load_event("connect")
+def authorizer_context(user_id: str, name: str, rooms: Iterable[str] = ()) -> dict[str, str]:
+    """`requestContext.authorizer` of a user the `$connect` authorizer let in with a token.
+
+    Written out rather than built with `Identity.to_context`: this is what API Gateway hands
+    the functions (the policy's flat string context, plus `principalId`).
+    """
+    return {
+        "userId": user_id,
+        "name": name,
+        "rooms": ",".join(sorted(rooms)),
+        "anonymous": "false",
+        "principalId": user_id,
+    }
+
+
+#: What the authorizer passes on for a guest where the stack allows them.
+ANONYMOUS_CONTEXT = {
+    "userId": "",
+    "name": "",
+    "rooms": "",
+    "anonymous": "true",
+    "principalId": "anonymous",
+}
+
+
+def _authorize(event: dict[str, Any], authorizer: Mapping[str, str] | None) -> dict[str, Any]:
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = dict(authorizer)
+    return event
+
+
+def connect_event(
+    connection: str,
+    query: dict[str, str] | None = None,
+    authorizer: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """`connect.json` for another connection; `query` replaces its query string (None: none).
+
+    `authorizer` is the context the authorizer allowed it with; None: no authorizer ran.
+    """
+    event = _authorize(load_event("connect"), authorizer)
     event["requestContext"]["connectionId"] = connection
     if query is None:
         del event["queryStringParameters"], event["multiValueQueryStringParameters"]
@@ -38,9 +77,14 @@ def connect_event(connection: str, query: dict[str, str] | None = None) -> dict[
     return event
 
 
-def message_event(connection: str, body: str | None, route_key: str) -> dict[str, Any]:
+def message_event(
+    connection: str,
+    body: str | None,
+    route_key: str,
+    authorizer: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """`sendmessage.json` carrying another body, as routed to `route_key`."""
-    event = load_event("sendmessage")
+    event = _authorize(load_event("sendmessage"), authorizer)
     event["requestContext"]["connectionId"] = connection
     event["requestContext"]["routeKey"] = route_key
     if body is None:
@@ -50,7 +94,9 @@ def message_event(connection: str, body: str | None, route_key: str) -> dict[str
     return event
 
 
-def disconnect_event(connection: str) -> dict[str, Any]:
-    event = load_event("disconnect")
+def disconnect_event(
+    connection: str, authorizer: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    event = _authorize(load_event("disconnect"), authorizer)
     event["requestContext"]["connectionId"] = connection
     return event

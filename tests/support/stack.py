@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
 from tests.support import template
-from tests.support.events import connect_event, disconnect_event, message_event
+from tests.support.events import (
+    authorizer_context,
+    connect_event,
+    disconnect_event,
+    message_event,
+)
 
 LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
@@ -59,7 +64,14 @@ def reply(response: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Stack:
-    """Connections driving the deployed functions, one call per client action."""
+    """Connections driving the deployed functions, one call per client action.
+
+    A connection made with `connect_as` carries its authorizer context on every later event,
+    as API Gateway does; the others are guests with no authorizer context at all.
+    """
+
+    def __init__(self) -> None:
+        self._authorizers: dict[str, dict[str, str]] = {}
 
     def connect(self, connection: str, name: str | None = None) -> dict[str, Any]:
         return invoke(connect_event(connection, {"name": name} if name is not None else None))
@@ -67,13 +79,36 @@ class Stack:
     def connect_with_query(self, connection: str, query: dict[str, str]) -> dict[str, Any]:
         return invoke(connect_event(connection, query))
 
+    def connect_as(
+        self,
+        connection: str,
+        user_id: str,
+        name: str,
+        rooms: Iterable[str] = (),
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Connect with the identity a valid token proved (see `authorizer_context`)."""
+        return self.connect_with_context(
+            connection, authorizer_context(user_id, name, rooms), query
+        )
+
+    def connect_with_context(
+        self,
+        connection: str,
+        authorizer: Mapping[str, str],
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        self._authorizers[connection] = dict(authorizer)
+        return invoke(connect_event(connection, query, authorizer))
+
     def send_raw(self, connection: str, body: str | None) -> dict[str, Any]:
         """Send a frame as is; returns the proxy response."""
-        return invoke(message_event(connection, body, select_route(body)))
+        authorizer = self._authorizers.get(connection)
+        return invoke(message_event(connection, body, select_route(body), authorizer))
 
     def send(self, connection: str, message: Any) -> dict[str, Any]:
         """Send `message` as JSON; returns the reply the caller gets."""
         return reply(self.send_raw(connection, json.dumps(message)))
 
     def disconnect(self, connection: str) -> dict[str, Any]:
-        return invoke(disconnect_event(connection))
+        return invoke(disconnect_event(connection, self._authorizers.get(connection)))

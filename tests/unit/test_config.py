@@ -22,6 +22,7 @@ def test_defaults_with_only_the_table() -> None:
         fanout_concurrency=32,
         connection_ttl_seconds=MAX_CONNECTION_SECONDS + 300,
         log_level="INFO",
+        history_retention_seconds=7 * 86400,
     )
 
 
@@ -33,6 +34,7 @@ def test_every_variable() -> None:
             "FANOUT_CONCURRENCY": "64",
             "CONNECTION_TTL_SECONDS": "3600",
             "LOG_LEVEL": "debug",
+            "HISTORY_RETENTION_DAYS": "30",
         }
     )
     assert config.table_name == "connections"
@@ -40,6 +42,14 @@ def test_every_variable() -> None:
     assert config.fanout_concurrency == 64
     assert config.connection_ttl_seconds == 3600
     assert config.log_level == "DEBUG"
+    assert config.history_retention_seconds == 30 * 86400
+
+
+@pytest.mark.parametrize(("days", "seconds"), [("0", 0), ("1", 86400), ("3650", 3650 * 86400)])
+def test_history_retention_is_read_in_days_and_kept_in_seconds(days: str, seconds: int) -> None:
+    assert Config.from_env({**TABLE, "HISTORY_RETENTION_DAYS": days}).history_retention_seconds == (
+        seconds
+    )
 
 
 def test_blank_optional_values_mean_defaults() -> None:
@@ -110,6 +120,18 @@ def test_is_frozen() -> None:
             {**TABLE, "LOG_LEVEL": "verbose"},
             "LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got 'VERBOSE'",
         ),
+        (
+            {**TABLE, "HISTORY_RETENTION_DAYS": "-1"},
+            "HISTORY_RETENTION_DAYS must be between 0 and 3650, got -1",
+        ),
+        (
+            {**TABLE, "HISTORY_RETENTION_DAYS": "3651"},
+            "HISTORY_RETENTION_DAYS must be between 0 and 3650, got 3651",
+        ),
+        (
+            {**TABLE, "HISTORY_RETENTION_DAYS": "7d"},
+            "HISTORY_RETENTION_DAYS must be a whole number, got '7d'",
+        ),
     ],
 )
 def test_missing_or_malformed_values_name_the_variable(
@@ -123,7 +145,14 @@ def test_missing_or_malformed_values_name_the_variable(
 def test_accepts_what_template_yaml_sets() -> None:
     """The template's Globals name exactly the variables Config reads, with valid values."""
     variables = template.function_environment()
-    assert set(variables) == {"TABLE_NAME", "MANAGEMENT_ENDPOINT", "LOG_LEVEL"}
+    assert set(variables) == {
+        "TABLE_NAME",
+        "MANAGEMENT_ENDPOINT",
+        "LOG_LEVEL",
+        "HISTORY_RETENTION_DAYS",
+    }
+    assert variables["HISTORY_RETENTION_DAYS"] == {"Ref": "HistoryRetentionDays"}
+    retention = template.template()["Parameters"]["HistoryRetentionDays"]
     endpoint = variables["MANAGEMENT_ENDPOINT"]["Fn::Sub"]
     rendered = {
         "TABLE_NAME": "stack-ConnectionsTable-1A2B3C",
@@ -132,6 +161,7 @@ def test_accepts_what_template_yaml_sets() -> None:
         .replace("${AWS::URLSuffix}", "amazonaws.com")
         .replace("${StageName}", "prod"),
         "LOG_LEVEL": template.template()["Parameters"]["LogLevel"]["Default"],
+        "HISTORY_RETENTION_DAYS": str(retention["Default"]),
     }
     config = Config.from_env(rendered)
     assert config.management_endpoint == (
@@ -139,3 +169,9 @@ def test_accepts_what_template_yaml_sets() -> None:
     )
     for level in template.template()["Parameters"]["LogLevel"]["AllowedValues"]:
         assert Config.from_env({**rendered, "LOG_LEVEL": level}).log_level == level
+    assert config.history_retention_seconds == 7 * 86400
+    # The parameter's bounds are the ones Config accepts: no deployable value fails at start.
+    assert (retention["MinValue"], retention["MaxValue"]) == (0, 3650)
+    for days in (retention["MinValue"], retention["MaxValue"]):
+        config = Config.from_env({**rendered, "HISTORY_RETENTION_DAYS": str(days)})
+        assert config.history_retention_seconds == days * 86400

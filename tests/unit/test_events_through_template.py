@@ -6,6 +6,7 @@ are imported the way the Lambda runtime imports them; nothing here imports a han
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ from tests.support.management_api import received
 from tests.support.stack import reply, route_handler, select_route
 
 CONNECTION = "BFaT_fALIAMCKug="
+#: connect.json has no authorizer context: a guest, named by its `?name=ada`.
+GUEST = {"userId": f"guest:{CONNECTION}", "guest": True}
 Check = Callable[[dict[str, Any]], None]
 
 
@@ -32,6 +35,8 @@ def _joined(response: dict[str, Any]) -> None:
         "room": "general",
         "name": "ada",
         "connectionId": CONNECTION,
+        **GUEST,
+        "messages": [],
     }
 
 
@@ -42,6 +47,7 @@ def _left(response: dict[str, Any]) -> None:
         "room": "general",
         "name": "ada",
         "connectionId": CONNECTION,
+        **GUEST,
     }
 
 
@@ -50,6 +56,34 @@ def _sent(response: dict[str, Any]) -> None:
     assert response["statusCode"] == 200
     assert len(body.pop("id")) == 32
     assert body == {"type": "sent", "room": "lobby", "delivered": 0, "pruned": 0, "failed": 0}
+
+
+def _rooms(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 200
+    assert reply(response) == {"type": "rooms", "rooms": ["general", "lobby"]}
+
+
+def _history(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 200
+    assert reply(response) == {"type": "history", "room": "lobby", "messages": [], "next": None}
+
+
+def _members(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 200
+    assert reply(response) == {
+        "type": "members",
+        "room": "lobby",
+        "members": [{"name": "ada", "userId": f"guest:{CONNECTION}", "connections": 1}],
+    }
+
+
+def _sendto_nobody(response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 404
+    assert reply(response) == {
+        "type": "error",
+        "error": "not_found",
+        "message": 'user "auth0|66f2a1c0b7e3d94a1c2e5f10" is not connected',
+    }
 
 
 def _unknown_action(response: dict[str, Any]) -> None:
@@ -72,18 +106,36 @@ def _invalid_json(response: dict[str, Any]) -> None:
     }
 
 
-#: What each fixture event must produce when its connection is already connected.
+#: What each fixture event must produce when its connection is already connected (and has
+#: sent the events of PRECEDED_BY); the lone connection's direct message finds nobody.
 EXPECTED: dict[str, Check] = {
     "connect": _no_body,
     "join": _joined,
+    "rooms": _rooms,
+    "history": _history,
+    "members": _members,
     "sendmessage": _sent,
+    "sendto": _sendto_nobody,
     "leave": _left,
     "unknown-action": _unknown_action,
     "invalid-json": _invalid_json,
     "disconnect": _no_body,
 }
+PRECEDED_BY = {"leave": ["join"], "rooms": ["join"]}
 #: The order a client produces them in: one connection's life.
-LIFE = ["connect", "join", "sendmessage", "leave", "unknown-action", "invalid-json", "disconnect"]
+LIFE = [
+    "connect",
+    "join",
+    "rooms",
+    "history",
+    "members",
+    "sendmessage",
+    "sendto",
+    "leave",
+    "unknown-action",
+    "invalid-json",
+    "disconnect",
+]
 
 
 def run(name: str) -> dict[str, Any]:
@@ -108,8 +160,8 @@ def test_every_route_of_the_template_has_a_fixture_event() -> None:
 @pytest.mark.parametrize("name", [n for n in event_names() if n != "connect"])
 def test_message_and_disconnect_events(name: str) -> None:
     assert run("connect") == {"statusCode": 200}
-    if name == "leave":
-        run("join")
+    for earlier in PRECEDED_BY.get(name, []):
+        run(earlier)
     EXPECTED[name](run(name))
     assert received(CONNECTION) == [], "the caller's replies go back as route responses"
 
@@ -117,20 +169,31 @@ def test_message_and_disconnect_events(name: str) -> None:
 def test_connect_event(items: Callable[[], list[dict[str, Any]]]) -> None:
     EXPECTED["connect"](run("connect"))
     by_key = {(i["PK"]["S"], i["SK"]["S"]): i for i in items()}
-    assert set(by_key) == {(f"CONN#{CONNECTION}", "META"), ("ROOM#lobby", f"CONN#{CONNECTION}")}
+    assert set(by_key) == {
+        (f"CONN#{CONNECTION}", "META"),
+        ("ROOM#lobby", f"CONN#{CONNECTION}"),
+        (f"USER#guest:{CONNECTION}", f"CONN#{CONNECTION}"),
+    }
     record = by_key[(f"CONN#{CONNECTION}", "META")]
     assert record["name"] == {"S": "ada"}
+    assert record["userId"] == {"S": f"guest:{CONNECTION}"}
     assert record["sourceIp"] == {"S": "198.51.100.23"}
     assert record["userAgent"]["S"].startswith("Mozilla/5.0")
     assert record["connectedAt"] == {"N": "1795830432345"}
 
 
-def test_one_connections_life_in_order_leaves_nothing_behind(
+def test_one_connections_life_in_order_leaves_only_its_message_behind(
     keys: Callable[[], set[tuple[str, str]]],
 ) -> None:
+    sent = ""
     for name in LIFE:
-        EXPECTED[name](run(name))
-    assert keys() == set()
+        response = run(name)
+        EXPECTED[name](response)
+        if name == "sendmessage":
+            sent = reply(response)["id"]
+    [(partition, sort_key)] = keys()
+    assert partition == "MSG#lobby", "the room's history outlives the connection"
+    assert re.fullmatch(rf"\d{{13}}#{sent}", sort_key)
 
 
 @pytest.mark.parametrize("name", event_names())

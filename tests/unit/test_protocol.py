@@ -17,10 +17,12 @@ from switchboard.protocol import (
     encode_deliverable,
     error_reply,
     guest_name,
+    limit_field,
     new_message_id,
     now_ms,
     parse_body,
     room_field,
+    user_field,
     validate_name,
     validate_room,
 )
@@ -202,7 +204,7 @@ def test_error_replies() -> None:
         "type": "error",
         "error": "unknown_action",
         "message": "what",
-        "actions": ["sendmessage", "join", "leave"],
+        "actions": ["sendmessage", "join", "leave", "sendto", "rooms", "members", "history"],
     }
     assert error_reply(Forbidden("no"))["error"] == "forbidden"
     assert json.loads(json.dumps(error_reply(InvalidJson("x")))) == {
@@ -213,4 +215,49 @@ def test_error_replies() -> None:
 
 
 def test_actions_are_the_custom_routes() -> None:
-    assert ACTIONS == ("sendmessage", "join", "leave")
+    assert ACTIONS == ("sendmessage", "join", "leave", "sendto", "rooms", "members", "history")
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    ["u", "u" * 160, "auth0|66f2a1c0b7e3d94a1c2e5f10", "guest:BFaT_fALIAMCKug=", "josé ✓"],
+)
+def test_user_field_accepts_printable_ids_up_to_160(user_id: str) -> None:
+    assert user_field({"to": user_id}) == user_id
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, '"to" must be the userId of the recipient, got null'),
+        (5, '"to" must be the userId of the recipient, got a number'),
+        (["u"], '"to" must be the userId of the recipient, got an array'),
+        ("", '"to" must be a userId of 1-160 printable characters'),
+        ("u" * 161, '"to" must be a userId of 1-160 printable characters'),
+        ("u\x00", '"to" must be a userId of 1-160 printable characters'),
+        ("zero\u200bwidth", '"to" must be a userId of 1-160 printable characters'),
+    ],
+)
+def test_user_field_refuses(value: Any, message: str) -> None:
+    with pytest.raises(BadRequest) as raised:
+        user_field({"to": value})
+    assert str(raised.value) == message
+
+
+def test_user_field_absent() -> None:
+    with pytest.raises(BadRequest) as raised:
+        user_field({})
+    assert str(raised.value) == '"to" must be the userId of the recipient, got null'
+
+
+def test_limit_field_default_and_bounds() -> None:
+    assert limit_field({}, default=50, maximum=100) == 50
+    assert limit_field({"limit": 1}, default=50, maximum=100) == 1
+    assert limit_field({"limit": 100}, default=50, maximum=100) == 100
+
+
+@pytest.mark.parametrize("value", [0, -1, 101, 2.0, "5", True, False, None, [5]])
+def test_limit_field_refuses(value: Any) -> None:
+    with pytest.raises(BadRequest) as raised:
+        limit_field({"limit": value}, default=50, maximum=100)
+    assert str(raised.value) == '"limit" must be a whole number from 1 to 100'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from switchboard import runtime
@@ -41,6 +43,25 @@ def test_the_store_is_created_once(aws: None) -> None:
     rt = Runtime(Config.from_env())
     assert rt.store is rt.store
     assert rt.store.table_name == TABLE_NAME
+
+
+def test_history_is_created_once_on_the_stores_client(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HISTORY_RETENTION_DAYS", "3")
+    rt = Runtime(Config.from_env())
+    assert rt.history is rt.history
+    assert rt.history.retention_seconds == 3 * 86400
+    assert rt.history._db is rt.store._db, "one DynamoDB client (and pool) per container"
+
+
+def test_background_work_runs_beside_the_caller(aws: None) -> None:
+    rt = Runtime(Config.from_env())
+    threads: list[str] = []
+    rt.in_background(lambda: threads.append(threading.current_thread().name)).result(timeout=5)
+    assert len(threads) == 1
+    assert threads[0] != threading.current_thread().name
+    assert threads[0].startswith("bg")
 
 
 def test_management_client_matches_the_pool_and_never_retries_itself(

@@ -11,7 +11,14 @@ from botocore.exceptions import ClientError as BotoClientError
 
 from switchboard.errors import BadRequest, ConnectionGone
 from switchboard.protocol import MAX_ROOMS_PER_CONNECTION
-from switchboard.store import Connection, Store, connection_key, membership_key
+from switchboard.store import (
+    Connection,
+    Member,
+    Store,
+    connection_key,
+    membership_key,
+    user_key,
+)
 from tests.support.events import connection_id
 
 if TYPE_CHECKING:
@@ -274,3 +281,239 @@ def test_room_pages_follow_last_evaluated_key(db: DynamoDBClient, table: str) ->
 
 def test_room_pages_of_an_empty_room(store: Store) -> None:
     assert list(store.room_connection_pages("nobody-here")) == [[]]
+
+
+# ------------------------------------------------------------------------------- user index
+
+
+def user_connection(
+    cid: str, user_id: str | None, name: str = "ada", rooms: frozenset[str] = frozenset({"lobby"})
+) -> Connection:
+    return Connection(
+        connection_id=cid,
+        name=name,
+        connected_at=CONNECTED_AT,
+        expires_at=CONNECTED_AT // 1000 + TTL,
+        user_id=user_id,
+        rooms=rooms,
+    )
+
+
+def test_user_key() -> None:
+    assert user_key("u-1", "c=") == {"PK": {"S": "USER#u-1"}, "SK": {"S": "CONN#c="}}
+
+
+def test_the_user_index_is_written_with_the_connection(store: Store, items: Items) -> None:
+    store.add_connection(user_connection(ADA, "u-ada"))
+    by_key = {(i["PK"]["S"], i["SK"]["S"]): i for i in items()}
+    assert set(by_key) == {
+        (f"CONN#{ADA}", "META"),
+        ("ROOM#lobby", f"CONN#{ADA}"),
+        ("USER#u-ada", f"CONN#{ADA}"),
+    }
+    assert by_key[("USER#u-ada", f"CONN#{ADA}")] == {
+        "PK": {"S": "USER#u-ada"},
+        "SK": {"S": f"CONN#{ADA}"},
+        "connectionId": {"S": ADA},
+        "name": {"S": "ada"},
+        "expiresAt": {"N": str(CONNECTED_AT // 1000 + TTL)},
+    }
+    assert by_key[("ROOM#lobby", f"CONN#{ADA}")]["userId"] == {"S": "u-ada"}
+    assert by_key[(f"CONN#{ADA}", "META")]["userId"] == {"S": "u-ada"}
+
+
+def test_a_refused_connection_writes_no_user_index(store: Store, keys: Keys) -> None:
+    store.add_connection(user_connection(ADA, "u-ada"))
+    before = keys()
+    with pytest.raises(BotoClientError):
+        store.add_connection(user_connection(ADA, "u-eve"))
+    assert keys() == before
+    assert store.user_connection_ids("u-eve") == []
+
+
+def test_a_connection_without_a_user_has_no_user_index(store: Store, keys: Keys) -> None:
+    store.add_connection(user_connection(ADA, None))
+    assert keys() == {(f"CONN#{ADA}", "META"), ("ROOM#lobby", f"CONN#{ADA}")}
+    assert store.remove_connection(ADA) is not None
+    assert keys() == set()
+
+
+def test_removal_takes_the_user_index_in_the_same_transaction(
+    db: DynamoDBClient, store: Store, items: Items, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add_connection(user_connection(ADA, "u-ada", rooms=frozenset({"lobby", "dev"})))
+    store.add_connection(user_connection(BOB, "u-ada"))
+    writes: list[list[dict[str, Any]]] = []
+    transact = db.transact_write_items
+
+    def recording(**kwargs: Any) -> Any:
+        writes.append(kwargs["TransactItems"])
+        return transact(**kwargs)
+
+    monkeypatch.setattr(db, "transact_write_items", recording)
+    store.remove_connection(ADA)
+    assert [[w["Delete"]["Key"] for w in call] for call in writes] == [
+        [
+            connection_key(ADA),
+            membership_key("dev", ADA),
+            membership_key("lobby", ADA),
+            user_key("u-ada", ADA),
+        ]
+    ]
+    assert {(i["PK"]["S"], i["SK"]["S"]) for i in items()} == {
+        (f"CONN#{BOB}", "META"),
+        ("ROOM#lobby", f"CONN#{BOB}"),
+        ("USER#u-ada", f"CONN#{BOB}"),
+    }
+    assert store.user_connection_ids("u-ada") == [BOB]
+    store.remove_connection(BOB)
+    assert items() == [], "a full scan finds nothing of either connection"
+
+
+def test_a_failed_removal_leaves_the_user_index(
+    db: DynamoDBClient, store: Store, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add_connection(user_connection(ADA, "u-ada"))
+    before = keys()
+
+    def refused(**kwargs: Any) -> Any:
+        raise BotoClientError(
+            {"Error": {"Code": "InternalServerError", "Message": "try again"}},
+            "TransactWriteItems",
+        )
+
+    monkeypatch.setattr(db, "transact_write_items", refused)
+    with pytest.raises(BotoClientError):
+        store.remove_connection(ADA)
+    assert keys() == before
+    assert store.user_connection_ids("u-ada") == [ADA]
+
+
+def test_user_connection_ids_pages_through_every_connection_of_one_user(
+    db: DynamoDBClient, table: str
+) -> None:
+    store = Store(db, table, query_page_size=2)
+    ada = [connection_id(n) for n in range(10, 17)]
+    for cid in ada:
+        store.add_connection(user_connection(cid, "u-ada"))
+    store.add_connection(user_connection(BOB, "u-ada-2"))
+    store.add_connection(user_connection(connection_id(30), "u-ad"))
+    assert sorted(store.user_connection_ids("u-ada")) == sorted(ada)
+    assert store.user_connection_ids("u-ad") == [connection_id(30)]
+    assert store.user_connection_ids("nobody") == []
+
+
+def test_guest_and_sender() -> None:
+    user = user_connection(ADA, "u-ada")
+    assert user.guest is False
+    assert user.sender() == {"connectionId": ADA, "name": "ada", "userId": "u-ada"}
+    guest = user_connection(ADA, f"guest:{ADA}", name="guest-1a2b3c")
+    assert guest.guest is True
+    assert guest.sender() == {
+        "connectionId": ADA,
+        "name": "guest-1a2b3c",
+        "userId": f"guest:{ADA}",
+        "guest": True,
+    }
+    unknown = user_connection(ADA, None)
+    assert unknown.guest is True
+    assert unknown.sender() == {"connectionId": ADA, "name": "ada", "guest": True}
+
+
+# ------------------------------------------------------------------------------ room members
+
+
+def test_room_members_one_entry_per_user_ordered_by_name(store: Store) -> None:
+    dev = frozenset({"dev"})
+    for cid, user, name in (
+        (connection_id(10), "u-zed", "zed"),
+        (connection_id(11), "u-ada", "ada"),
+        (connection_id(12), "u-bob", "Bob"),
+        (connection_id(13), "u-ada", "ada"),
+        (connection_id(14), f"guest:{connection_id(14)}", "bob"),
+        (connection_id(15), "u-ada", "ada"),
+        (connection_id(16), "u-ann", "ada"),
+    ):
+        store.add_connection(user_connection(cid, user, name=name, rooms=dev))
+    store.add_connection(user_connection(connection_id(17), None, name="amy", rooms=dev))
+    store.add_connection(user_connection(connection_id(18), "u-cy", name="cy"))
+    assert store.room_members("dev") == [
+        Member(user_id="u-ada", name="ada", connections=3),
+        Member(user_id="u-ann", name="ada", connections=1),
+        Member(user_id=connection_id(17), name="amy", connections=1),
+        Member(user_id=f"guest:{connection_id(14)}", name="bob", connections=1),
+        Member(user_id="u-bob", name="Bob", connections=1),
+        Member(user_id="u-zed", name="zed", connections=1),
+    ]
+    assert store.room_members("lobby") == [Member(user_id="u-cy", name="cy", connections=1)]
+    assert store.room_members("empty") == []
+
+
+def test_room_members_across_query_pages(db: DynamoDBClient, table: str) -> None:
+    store = Store(db, table, query_page_size=2)
+    for n in range(7):
+        store.add_connection(user_connection(connection_id(10 + n), f"u-{n % 3}", name=f"n{n % 3}"))
+    assert store.room_members("lobby") == [
+        Member(user_id="u-0", name="n0", connections=3),
+        Member(user_id="u-1", name="n1", connections=2),
+        Member(user_id="u-2", name="n2", connections=2),
+    ]
+
+
+# ------------------------------------------------------------------------------ user_in_room
+
+
+def test_user_in_room_counts_only_the_users_other_connections(store: Store) -> None:
+    store.add_connection(user_connection(ADA, "u-ada", rooms=frozenset({"lobby", "dev"})))
+    store.add_connection(user_connection(BOB, "u-bob", rooms=frozenset({"lobby", "ops"})))
+    assert store.user_in_room("u-ada", "dev", excluding=ADA) is False
+    assert store.user_in_room("u-ada", "dev", excluding="someone-else") is True
+    assert store.user_in_room("u-ada", "ops", excluding="someone-else") is False
+    assert store.user_in_room("u-nobody", "dev", excluding=ADA) is False
+    second = connection_id(3)
+    store.add_connection(user_connection(second, "u-ada"))
+    assert store.user_in_room("u-ada", "lobby", excluding=ADA) is True
+    assert store.user_in_room("u-ada", "dev", excluding=ADA) is False
+    store.join_room(store.require_connection(second), "dev")
+    assert store.user_in_room("u-ada", "dev", excluding=ADA) is True
+    assert store.user_in_room("u-ada", "dev", excluding=second) is True
+
+
+def test_user_in_room_with_more_connections_than_one_batch_get(
+    store: Store, db: DynamoDBClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = [connection_id(100 + n) for n in range(102)]
+    for cid in many:
+        store.add_connection(user_connection(cid, "u-ada", rooms=frozenset()))
+    batches: list[int] = []
+    batch_get = db.batch_get_item
+
+    def counting(**kwargs: Any) -> Any:
+        batches.append(len(kwargs["RequestItems"][store.table_name]["Keys"]))
+        return batch_get(**kwargs)
+
+    monkeypatch.setattr(db, "batch_get_item", counting)
+    assert store.user_in_room("u-ada", "dev", excluding=many[0]) is False
+    assert batches == [100, 1]
+    last = max(many)  # the Query returns them in key order: the last is in the second batch
+    store.join_room(store.require_connection(last), "dev")
+    batches.clear()
+    assert store.user_in_room("u-ada", "dev", excluding=many[0]) is True
+    assert batches == [100, 1]
+    assert store.user_in_room("u-ada", "dev", excluding=last) is False
+
+
+def test_user_in_room_asks_for_unprocessed_keys_one_by_one(
+    store: Store, db: DynamoDBClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under throttling BatchGetItem may answer nothing and hand every key back."""
+    for cid in (ADA, BOB):
+        store.add_connection(user_connection(cid, "u-ada"))
+    store.join_room(store.require_connection(BOB), "dev")
+
+    def throttled(**kwargs: Any) -> Any:
+        return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
+
+    monkeypatch.setattr(db, "batch_get_item", throttled)
+    assert store.user_in_room("u-ada", "dev", excluding=ADA) is True
+    assert store.user_in_room("u-ada", "ops", excluding=ADA) is False

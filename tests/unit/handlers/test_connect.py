@@ -1,4 +1,8 @@
-"""`$connect`: the record it writes, the names it accepts, and refusing what it cannot record."""
+"""`$connect`: the records it writes, who it says connected, and refusing what it cannot record.
+
+Guests (no authorizer context) are `guest:{connectionId}` with the name they ask for; users a
+token let in are who the authorizer says, whatever the query string claims.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from switchboard.config import MAX_CONNECTION_SECONDS
-from tests.support.events import connect_event, connection_id
+from tests.support.events import (
+    ANONYMOUS_CONTEXT,
+    authorizer_context,
+    connect_event,
+    connection_id,
+)
 from tests.support.management_api import recipients
 from tests.support.stack import Stack, invoke
 
@@ -25,33 +34,81 @@ def by_key(items: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]
     return {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
 
 
-def test_records_the_connection_and_its_lobby_membership(stack: Stack, items: Items) -> None:
-    assert stack.connect(ADA, name="ada") == {"statusCode": 200}
-    written = by_key(items())
-    assert set(written) == {(f"CONN#{ADA}", "META"), ("ROOM#lobby", f"CONN#{ADA}")}
-    expires = CONNECTED_AT // 1000 + MAX_CONNECTION_SECONDS + 300
-    assert written[(f"CONN#{ADA}", "META")] == {
-        "PK": {"S": f"CONN#{ADA}"},
-        "SK": {"S": "META"},
-        "connectionId": {"S": ADA},
-        "name": {"S": "ada"},
-        "connectedAt": {"N": str(CONNECTED_AT)},
-        "expiresAt": {"N": str(expires)},
-        "v": {"N": "0"},
-        "rooms": {"SS": ["lobby"]},
-        "sourceIp": {"S": "198.51.100.23"},
-        "userAgent": {
-            "S": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+EXPIRES = CONNECTED_AT // 1000 + MAX_CONNECTION_SECONDS + 300
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+
+
+def expected_items(user_id: str, name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """What `$connect` writes for one connection of `user_id`."""
+    return {
+        (f"CONN#{ADA}", "META"): {
+            "PK": {"S": f"CONN#{ADA}"},
+            "SK": {"S": "META"},
+            "connectionId": {"S": ADA},
+            "name": {"S": name},
+            "userId": {"S": user_id},
+            "connectedAt": {"N": str(CONNECTED_AT)},
+            "expiresAt": {"N": str(EXPIRES)},
+            "v": {"N": "0"},
+            "rooms": {"SS": ["lobby"]},
+            "sourceIp": {"S": "198.51.100.23"},
+            "userAgent": {"S": USER_AGENT},
+        },
+        ("ROOM#lobby", f"CONN#{ADA}"): {
+            "PK": {"S": "ROOM#lobby"},
+            "SK": {"S": f"CONN#{ADA}"},
+            "connectionId": {"S": ADA},
+            "name": {"S": name},
+            "userId": {"S": user_id},
+            "expiresAt": {"N": str(EXPIRES)},
+        },
+        (f"USER#{user_id}", f"CONN#{ADA}"): {
+            "PK": {"S": f"USER#{user_id}"},
+            "SK": {"S": f"CONN#{ADA}"},
+            "connectionId": {"S": ADA},
+            "name": {"S": name},
+            "expiresAt": {"N": str(EXPIRES)},
         },
     }
-    assert written[("ROOM#lobby", f"CONN#{ADA}")] == {
-        "PK": {"S": "ROOM#lobby"},
-        "SK": {"S": f"CONN#{ADA}"},
-        "connectionId": {"S": ADA},
-        "name": {"S": "ada"},
-        "expiresAt": {"N": str(expires)},
-    }
+
+
+def test_records_a_guest_its_lobby_membership_and_user_index(stack: Stack, items: Items) -> None:
+    assert stack.connect(ADA, name="ada") == {"statusCode": 200}
+    assert by_key(items()) == expected_items(f"guest:{ADA}", "ada")
     assert recipients() == set(), "connecting announces nothing"
+
+
+def test_the_authorizers_anonymous_context_is_a_guest(stack: Stack, items: Items) -> None:
+    assert stack.connect_with_context(ADA, ANONYMOUS_CONTEXT, {"name": "ada"}) == {
+        "statusCode": 200
+    }
+    assert by_key(items()) == expected_items(f"guest:{ADA}", "ada")
+
+
+def test_records_a_user_as_the_token_names_them(stack: Stack, items: Items) -> None:
+    assert stack.connect_as(ADA, "auth0|ada-1", "Ada Lovelace", rooms=["private:x"]) == {
+        "statusCode": 200
+    }
+    assert by_key(items()) == expected_items("auth0|ada-1", "Ada Lovelace")
+    assert recipients() == set()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"name": "eve"}, {"name": "x" * 40}, {"name": ""}, {"name": "new\nline"}],
+    ids=["another name", "too long", "empty", "control character"],
+)
+def test_a_users_query_name_is_ignored_even_when_invalid(
+    stack: Stack, items: Items, query: dict[str, str]
+) -> None:
+    assert stack.connect_as(ADA, "u-ada", "ada", query=query) == {"statusCode": 200}
+    assert by_key(items()) == expected_items("u-ada", "ada")
+
+
+def test_a_user_without_a_name_is_named_by_their_id(stack: Stack, items: Items) -> None:
+    user_id = "0d5c1a7e-3f2b-4c6d-9e8f-1a2b3c4d5e6f"  # a Cognito sub
+    assert stack.connect_with_context(ADA, authorizer_context(user_id, "")) == {"statusCode": 200}
+    assert by_key(items()) == expected_items(user_id, user_id[:32])
 
 
 def test_ttl_is_in_seconds_on_every_item(
@@ -75,8 +132,9 @@ def test_without_connected_at_the_time_of_the_call_is_used(table: str, items: It
 
 def test_a_guest_name_when_none_is_given(stack: Stack, items: Items) -> None:
     stack.connect(ADA)
-    name = by_key(items())[(f"CONN#{ADA}", "META")]["name"]["S"]
-    assert re.fullmatch(r"guest-[0-9a-f]{6}", name)
+    record = by_key(items())[(f"CONN#{ADA}", "META")]
+    assert re.fullmatch(r"guest-[0-9a-f]{6}", record["name"]["S"])
+    assert record["userId"] == {"S": f"guest:{ADA}"}
 
 
 def test_other_query_parameters_are_ignored(stack: Stack, items: Items) -> None:

@@ -61,7 +61,7 @@ def test_keeps_the_route_functions_name_and_doc() -> None:
             UnknownAction("what"),
             400,
             '{"type":"error","error":"unknown_action","message":"what",'
-            '"actions":["sendmessage","join","leave"]}',
+            '"actions":["sendmessage","join","leave","sendto","rooms","members","history"]}',
         ),
     ],
 )
