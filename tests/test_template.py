@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from switchboard.protocol import ACTIONS
 from tests.support.template import TEMPLATE as TEMPLATE_PATH
 from tests.support.template import template
 
@@ -93,9 +94,14 @@ def function_property(function_id: str, name: str) -> Any:
 def statements() -> Iterator[tuple[str, dict[str, Any]]]:
     """(function id, statement) for every inline policy statement of every function."""
     for function_id, props in FUNCTIONS.items():
-        for policy in props.get("Policies") or []:
+        for listed in props.get("Policies") or []:
             # A SAM policy template (DynamoDBCrudPolicy, ...) is broader than we allow.
-            assert isinstance(policy, dict), f"{function_id}: use inline statements, not {policy!r}"
+            assert isinstance(listed, dict), f"{function_id}: use inline statements, not {listed!r}"
+            policy = listed
+            if set(listed) == {"Fn::If"}:
+                # A statement that exists only under a condition, and nothing otherwise.
+                _condition, policy, otherwise = listed["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}, f"{function_id}: {otherwise!r}"
             assert set(policy) == {"Statement"}, f"{function_id}: unexpected policy {policy!r}"
             for statement in policy["Statement"]:
                 yield function_id, statement
@@ -191,7 +197,60 @@ def test_api_selects_routes_by_action() -> None:
 
 def test_routes_are_the_protocol() -> None:
     keys = {props["RouteKey"] for props in ROUTES.values()}
-    assert keys == {"$connect", "$disconnect", "$default", "sendmessage", "join", "leave"}
+    assert keys == {"$connect", "$disconnect", "$default", *ACTIONS}
+    assert len(ACTIONS) == 7
+
+
+# ---------------------------------------------------------------------- authorizer
+
+
+def test_connect_is_guarded_by_the_request_authorizer() -> None:
+    (connect_id,) = [r for r in ROUTE_IDS if ROUTES[r]["RouteKey"] == "$connect"]
+    (authorizer_id,) = of_type("AWS::ApiGatewayV2::Authorizer")
+    authorizer = of_type("AWS::ApiGatewayV2::Authorizer")[authorizer_id]
+    assert ROUTES[connect_id]["AuthorizationType"] == "CUSTOM"
+    assert ROUTES[connect_id]["AuthorizerId"] == {"Ref": authorizer_id}
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    # No identity source: tokens come from ?token= or a header, and guests bring none.
+    assert "IdentitySource" not in authorizer
+    assert "${AuthorizerFunction.Arn}" in sub_text(authorizer["AuthorizerUri"])
+    permissions = [
+        props
+        for props in of_type("AWS::Lambda::Permission").values()
+        if props["FunctionName"] == {"Ref": "AuthorizerFunction"}
+    ]
+    assert len(permissions) == 1
+    assert sub_text(permissions[0]["SourceArn"]).endswith(f"/authorizers/${{{authorizer_id}}}")
+    for route_id in ROUTE_IDS:
+        if ROUTES[route_id]["RouteKey"] != "$connect":
+            assert ROUTES[route_id]["AuthorizationType"] == "NONE"
+
+
+def test_only_the_authorizer_reads_the_token_secret_and_has_pyjwt() -> None:
+    readers = {
+        function_id
+        for function_id, statement in statements()
+        if any(action.startswith("secretsmanager:") for action in actions(statement))
+    }
+    assert readers == {"AuthorizerFunction"}
+    for function_id, statement in statements():
+        if function_id == "AuthorizerFunction" and "secretsmanager:GetSecretValue" in actions(
+            statement
+        ):
+            assert actions(statement) == ["secretsmanager:GetSecretValue"]
+            assert statement["Resource"] == {"Ref": "TokenSecret"}
+    layered = {fid for fid, props in FUNCTIONS.items() if props.get("Layers")}
+    assert layered == {"AuthorizerFunction"}
+    assert FUNCTIONS["AuthorizerFunction"]["Layers"] == [{"Ref": "JwtLayer"}]
+
+
+def test_anonymous_access_is_off_by_default_and_the_secret_is_generated() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["AllowAnonymous"]["Default"] == "false"
+    secret = RESOURCES["TokenSecret"]
+    assert secret["Condition"] == "UseSharedSecret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "SecretString" not in secret["Properties"]
 
 
 def route_integration(route_id: str) -> str:
