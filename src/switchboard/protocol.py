@@ -43,7 +43,7 @@ def parse_body(body: str | None) -> dict[str, Any]:
             '{"action": "sendmessage", "data": "hello"}'
         )
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         raise InvalidJson("the message body is not valid JSON") from None
     if not isinstance(value, dict):
@@ -51,6 +51,11 @@ def parse_body(body: str | None) -> dict[str, Any]:
             f'the message must be a JSON object with an "action" field, got {_json_type(value)}'
         )
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not, and clients could not parse them.
+    raise ValueError(f"{name} is not JSON")
 
 
 def room_field(message: Mapping[str, Any], *, required: bool) -> str:

@@ -18,7 +18,7 @@ import jwt
 
 from switchboard.config import ASYMMETRIC, SYMMETRIC
 from switchboard.errors import SwitchboardError
-from switchboard.identity import Identity
+from switchboard.identity import GUEST_PREFIX, Identity
 from switchboard.protocol import NAME_MAX, ROOM_PATTERN
 
 #: Clock skew tolerated on exp, nbf and iat.
@@ -96,6 +96,9 @@ def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not 1 <= len(subject) <= 128 or not subject.isprintable():
         raise InvalidToken("the sub claim must be 1-128 printable characters")
+    if subject.startswith(GUEST_PREFIX):
+        # Guest ids belong to anonymous connections; a token may not claim one.
+        raise InvalidToken(f"the sub claim may not start with {GUEST_PREFIX!r}")
     name = _first_string(claims, ("name", "cognito:username", "preferred_username")) or subject
     name = name.strip()[:NAME_MAX] or subject[:NAME_MAX]
     granted = claims.get("rooms", claims.get("cognito:groups", []))

@@ -585,3 +585,10 @@ def test_a_signed_token_yields_invalid_token_or_a_sound_identity(overrides: dict
     assert all(isinstance(value, str) for value in context.values())
     json.dumps(context)
     assert Identity.from_context(context) == identity
+
+
+def test_a_token_may_not_claim_a_guest_id() -> None:
+    verifier = TokenVerifier(TokenSettings("iss", "aud", ("HS256",)), secret="s" * 32)
+    token = mint("s" * 32, subject="guest:BFaT_fALIAMCKug=", name="x", issuer="iss", audience="aud")
+    with pytest.raises(InvalidToken, match="may not start with 'guest:'"):
+        verifier.verify(token)

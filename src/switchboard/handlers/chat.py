@@ -13,7 +13,7 @@ from typing import Any
 
 from switchboard.errors import BadRequest, Forbidden, NotFound, UnknownAction
 from switchboard.events import WebSocketEvent
-from switchboard.handlers.invocation import Response, websocket_handler
+from switchboard.handlers.invocation import Response, log, websocket_handler
 from switchboard.history import JOIN_HISTORY, MAX_PAGE
 from switchboard.identity import Identity
 from switchboard.messaging import send_to_room, send_to_user
@@ -65,6 +65,8 @@ def send_to(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Resp
         rt, event.management_endpoint(), to, sender.sender(), data, exclude=sender.connection_id
     )
     if recipients == 0:
+        if to == sender.user_id:
+            raise NotFound("you have no other connection to send to")
         raise NotFound(f'user "{to}" is not connected')
     return Response(
         {
@@ -86,7 +88,12 @@ def join(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Respons
         broadcaster = rt.broadcaster(event.management_endpoint())
         announce_if_first_or_last(rt.store, broadcaster, "joined", room, connection)
     reply = presence_event("joined", room, connection)
-    reply["messages"] = rt.history.recent(room, JOIN_HISTORY)
+    try:
+        reply["messages"] = rt.history.recent(room, JOIN_HISTORY)
+    except Exception:
+        # The join has happened; a history that cannot be read must not turn it into an error.
+        log.exception("could not read the room's history", extra={"room": room})
+        reply["messages"] = []
     return Response(reply)
 
 
@@ -107,6 +114,7 @@ def rooms(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Respon
 def members(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:
     room = room_field(message, required=True)
     _may_enter(event, room)
+    rt.store.require_connection(event.connection_id)
     listed = [
         {"name": m.name, "userId": m.user_id, "connections": m.connections}
         for m in rt.store.room_members(room)

@@ -1,0 +1,57 @@
+"""Edge cases of the chat function found in review: each test fails without its fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from switchboard import runtime
+from tests.support.events import connection_id
+from tests.support.stack import Stack, reply
+
+ADA = connection_id(1)
+BOB = connection_id(2)
+
+
+def test_members_needs_a_registered_connection(stack: Stack) -> None:
+    stack.connect(ADA)
+    stack.connect(BOB)
+    runtime.current().store.remove_connection(ADA)
+    answer = stack.send(ADA, {"action": "members", "room": "lobby"})
+    assert answer["type"] == "error"
+    assert answer["error"] == "not_connected"
+
+
+def test_sendto_yourself_without_another_connection_says_so(stack: Stack) -> None:
+    stack.connect_as(ADA, "ada", "Ada")
+    answer = stack.send(ADA, {"action": "sendto", "to": "ada", "data": "note to self"})
+    assert answer == {
+        "type": "error",
+        "error": "not_found",
+        "message": "you have no other connection to send to",
+    }
+
+
+def test_join_survives_an_unreadable_history(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.connect(ADA)
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("history table unreachable")
+
+    monkeypatch.setattr(runtime.current().history, "recent", broken)
+    answer = stack.send(ADA, {"action": "join", "room": "dev"})
+    assert answer["type"] == "joined"
+    assert answer["messages"] == []
+    assert "dev" in runtime.current().store.require_connection(ADA).rooms
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_numbers_are_refused(stack: Stack, constant: str) -> None:
+    stack.connect(ADA)
+    body = '{"action": "sendmessage", "data": ' + constant + "}"
+    response = stack.send_raw(ADA, body)
+    answer = reply(response)
+    assert answer["error"] == "invalid_json"
+    assert json.loads(json.dumps(answer)) == answer
