@@ -1,0 +1,205 @@
+"""`switchboard local` as a subprocess: on a free port, described by its banner, ended by Ctrl-C.
+
+The gateway's stdout is read on a thread until the banner's last line; its stderr (the gateway's
+log and every handler's output) goes to a file, so that a chatty handler can never fill a pipe
+and stall the gateway, and so that a test can check it for tracebacks afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE_APP = Path(__file__).resolve().parent / "fixture_app"
+APP_TEMPLATE = REPO / "template.yaml"
+FIXTURE_TEMPLATE = FIXTURE_APP / "template.yaml"
+COMPOSED_TEMPLATE = FIXTURE_APP / "composed.yaml"
+
+READY_LINE = "  Press Ctrl-C to stop."
+_WEBSOCKET_LINE = re.compile(
+    r"^  WebSocket +ws://127\.0\.0\.1:(\d+)  \(also ws://127\.0\.0\.1:\1/(\S+)\)$"
+)
+_DYNAMODB_LINE = re.compile(r"^  DynamoDB +(http://127\.0\.0\.1:\d+)\b")
+_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):$", re.MULTILINE)
+STARTUP_SECONDS = 60.0
+SHUTDOWN_SECONDS = 60.0
+
+
+class GatewayFailedToStart(RuntimeError):
+    """The gateway exited, or printed no complete banner in time."""
+
+
+@dataclass
+class LocalGateway:
+    """A running `switchboard local`, described by its banner."""
+
+    process: subprocess.Popen[str]
+    port: int
+    stage: str
+    dynamodb_endpoint: str
+    stderr_path: Path
+    banner: list[str] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def stage_url(self) -> str:
+        return f"{self.ws_url}/{self.stage}"
+
+    @property
+    def http_url(self) -> str:
+        """The `@connections` endpoint without a stage (boto3's `endpoint_url` form one)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def management_endpoint(self) -> str:
+        """The `@connections` endpoint with the stage, as `https://{domain}/{stage}` in AWS."""
+        return f"{self.http_url}/{self.stage}"
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def interrupt(self) -> None:
+        """Ctrl-C."""
+        self.process.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float = SHUTDOWN_SECONDS) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def start_gateway(
+    template: Path,
+    stderr_path: Path,
+    *flags: str,
+    extra_env: Mapping[str, str] | None = None,
+) -> LocalGateway:
+    """Start `switchboard local --port 0` and return once its banner says it is ready."""
+    command = [
+        sys.executable,
+        "-m",
+        "switchboard",
+        "local",
+        "--port",
+        "0",
+        "--template",
+        str(template),
+        "--log-level",
+        "WARNING",
+        *flags,
+    ]
+    env = {**os.environ, **(extra_env or {})}
+    with stderr_path.open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
+        )
+    assert process.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump(stream: Iterator[str]) -> None:
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, args=(process.stdout,), daemon=True).start()
+    banner: list[str] = []
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not banner or banner[-1] != READY_LINE:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+            raise GatewayFailedToStart(
+                f"{' '.join(command)} printed no complete banner (exit code {process.returncode})\n"
+                f"stdout: {banner}\nstderr: {stderr_path.read_text(encoding='utf-8')}"
+            )
+        banner.append(line)
+    return _described(process, banner, stderr_path)
+
+
+def _described(
+    process: subprocess.Popen[str], banner: Sequence[str], stderr_path: Path
+) -> LocalGateway:
+    port = stage = dynamodb = None
+    for line in banner:
+        if match := _WEBSOCKET_LINE.match(line):
+            port, stage = int(match.group(1)), match.group(2)
+        elif match := _DYNAMODB_LINE.match(line):
+            dynamodb = match.group(1)
+    if port is None or stage is None or dynamodb is None:
+        process.kill()
+        raise GatewayFailedToStart(f"cannot read the port, stage and DynamoDB endpoint in {banner}")
+    return LocalGateway(process, port, stage, dynamodb, stderr_path, list(banner))
+
+
+def gateway_tracebacks(stderr: str, *, handler_file: str = "fixture_handlers.py") -> list[str]:
+    """Tracebacks in the gateway's stderr, except those of handlers that fail on purpose.
+
+    Lambda logs a handler's traceback, and so does the local gateway; any other traceback
+    (the gateway's own, or one of the real app's handlers) is a bug.
+    """
+    found = []
+    starts = [match.start() for match in _TRACEBACK.finditer(stderr)]
+    for start in starts:
+        lines = stderr[start:].splitlines()
+        # The block ends at its first unindented line after the header: the exception.
+        end = next((i for i, line in enumerate(lines[1:], 1) if line and not line[0].isspace()), 0)
+        block = "\n".join(lines[: end + 1])
+        if handler_file not in block:
+            found.append(block)
+    return found
+
+
+def stop_cleanly(gateway: LocalGateway) -> None:
+    """Ctrl-C, then assert the exit was clean: code 0 and no traceback of the gateway's."""
+    if gateway.process.poll() is None:
+        gateway.interrupt()
+    try:
+        code = gateway.wait()
+    except subprocess.TimeoutExpired:
+        gateway.kill()
+        raise AssertionError(
+            f"the gateway did not exit within {SHUTDOWN_SECONDS} s of Ctrl-C"
+        ) from None
+    stderr = gateway.stderr()
+    assert code == 0, f"the gateway exited with {code}; stderr:\n{stderr[-4000:]}"
+    tracebacks = gateway_tracebacks(stderr)
+    assert not tracebacks, "tracebacks in the gateway's stderr:\n" + "\n\n".join(tracebacks)
+
+
+@contextmanager
+def running_gateway(
+    template: Path,
+    stderr_path: Path,
+    *flags: str,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[LocalGateway]:
+    """A gateway for the duration of the block, stopped with Ctrl-C and checked at the end."""
+    gateway = start_gateway(template, stderr_path, *flags, extra_env=extra_env)
+    try:
+        yield gateway
+    except BaseException:
+        gateway.kill()
+        raise
+    stop_cleanly(gateway)
