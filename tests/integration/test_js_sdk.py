@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -47,7 +48,7 @@ async def test_js_sdk_posts_reads_and_deletes(chat_gateway: LocalGateway, with_s
                 await receive_json(ws)
 
 
-async def _node(endpoint: str, connection_id: str) -> dict[str, dict[str, object]]:
+async def _node(endpoint: str, connection_id: str) -> dict[str, dict[str, Any]]:
     assert NODE is not None
     done = await asyncio.to_thread(
         subprocess.run,
@@ -58,5 +59,5 @@ async def _node(endpoint: str, connection_id: str) -> dict[str, dict[str, object
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    result: dict[str, dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
