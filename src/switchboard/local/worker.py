@@ -101,7 +101,11 @@ def serve(handler_spec: str, code_dir: str, requests: IO[bytes], answers: IO[byt
                 result = handler(request["event"], context)
                 answer = {"ok": True, "result": result}
             except Exception as exc:
-                traceback.print_exc()
+                if str(exc) == "Unauthorized":
+                    # An authorizer refusing a token: an answer, not a failure to trace.
+                    print(f"[ERROR] {type(exc).__name__}: Unauthorized", file=sys.stderr)
+                else:
+                    traceback.print_exc()
                 answer = {"ok": False, "error": _error(exc)}
         try:
             encoded = json.dumps(answer, default=str).encode()
