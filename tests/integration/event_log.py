@@ -59,7 +59,11 @@ class EventLog:
         return [record for record in self.records(kind) if record.connection_id == connection_id]
 
     async def wait_for(
-        self, kind: str, matches: Callable[[Record], bool], timeout: float = 10.0
+        self,
+        kind: str,
+        matches: Callable[[Record], bool],
+        timeout: float = 10.0,
+        what: str = "",
     ) -> Record:
         """The first record of `kind` that `matches`, polling until `timeout`."""
         deadline = time.monotonic() + timeout
@@ -68,13 +72,18 @@ class EventLog:
                 if matches(record):
                     return record
             if time.monotonic() > deadline:
-                raise AssertionError(f"no {kind} event matching {matches} within {timeout} s")
+                raise AssertionError(f"no {kind} event {what or 'matching'} within {timeout} s")
             await asyncio.sleep(0.02)
 
     async def connect_of(self, tag: str, timeout: float = 10.0) -> Record:
-        return await self.wait_for("connect", lambda record: record.tag == tag, timeout)
+        return await self.wait_for(
+            "connect", lambda record: record.tag == tag, timeout, f"tagged {tag}"
+        )
 
     async def disconnect_of(self, connection_id: str, timeout: float = 10.0) -> Record:
         return await self.wait_for(
-            "disconnect", lambda record: record.connection_id == connection_id, timeout
+            "disconnect",
+            lambda record: record.connection_id == connection_id,
+            timeout,
+            f"of connection {connection_id}",
         )

@@ -41,11 +41,15 @@ async def test_module_globals_stay_with_their_function(fixture_gateway: LocalGat
     mark = new_tag()
     async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
         set_in_a = await request(ws, {"action": "env-a", "set": mark})
-        seen_by_b = await request(ws, {"action": "env-b"})
-        seen_by_a = await request(ws, {"action": "env-a"})
+        seen_by_b = [await request(ws, {"action": "env-b"}) for _ in range(3)]
+        # A warm process keeps its globals, as a warm Lambda container does: that is what
+        # makes the check on EnvBFunction mean something. The pool may hand out its other
+        # warm processes first; ask until the one that set the mark answers again.
+        for _ in range(16):
+            seen_by_a = await request(ws, {"action": "env-a"})
+            if seen_by_a["pid"] == set_in_a["pid"]:
+                break
     assert set_in_a["mark"] == mark
-    assert seen_by_b["mark"] != mark
-    # A warm process keeps its globals, as a warm Lambda container does: that is what
-    # makes the check on EnvBFunction mean something.
-    assert seen_by_a["pid"] == set_in_a["pid"]
+    assert all(seen["mark"] != mark for seen in seen_by_b)
+    assert seen_by_a["pid"] == set_in_a["pid"], "the process that set the mark never answered again"
     assert seen_by_a["mark"] == mark

@@ -162,7 +162,11 @@ class LocalStack:
         self.gateway = Gateway(model, self.pools, options)
         await self.gateway.start(listener)
         if self.settings.warm:
-            await asyncio.gather(*(pool.warm() for pool in self.pools.values()))
+            # Forks of the zygote are cheap: start half of each pool, so a first burst of
+            # connects does not wait for processes to import their handlers.
+            await asyncio.gather(
+                *(pool.warm(max(1, options.max_processes // 2)) for pool in self.pools.values())
+            )
 
     async def stop(self) -> None:
         if self.gateway is not None:

@@ -413,6 +413,13 @@ class Gateway:
             "ok" if invocation.ok else ("timeout" if invocation.timed_out else "error"),
             invocation.duration_ms,
         )
+        if invocation.timed_out:
+            log.warning(
+                "%s timed out after %.0f s on %s",
+                function,
+                self.options.integration_timeout,
+                event["requestContext"]["routeKey"],
+            )
         if invocation.error:
             log.warning(
                 "%s failed: %s: %s",

@@ -23,7 +23,7 @@ from typing import Any
 
 # What every function process needs, imported once before any fork.
 import boto3  # noqa: F401
-import botocore.session  # noqa: F401
+import botocore.session
 from botocore import awsrequest, parsers, serialize  # noqa: F401
 
 from switchboard.local import worker
@@ -56,8 +56,28 @@ def child(request: dict[str, Any], socket_path: str) -> None:
         os._exit(0)
 
 
+#: The services the functions of a chat stack call; their models are parsed before forking.
+PRELOADED_SERVICES = ("dynamodb", "apigatewaymanagementapi", "secretsmanager")
+
+
+def preload_service_models() -> Any:
+    """A botocore data loader that has read what creating these clients reads."""
+    session = botocore.session.Session()
+    for service in PRELOADED_SERVICES:
+        session.create_client(
+            service,
+            region_name="us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            # No call is made: a client needs some credentials to be built at all.
+            aws_access_key_id="preload",
+            aws_secret_access_key="preload",  # noqa: S106 - not a secret
+        )
+    return session.get_component("data_loader")
+
+
 def main() -> None:
     socket_path = sys.argv[1]
+    worker.warm_loader = preload_service_models()
     # Children are reaped automatically; the gateway watches them through their sockets.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle

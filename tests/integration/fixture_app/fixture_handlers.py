@@ -63,7 +63,10 @@ def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def disconnect(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sleeps for the `disconnectDelay` the authorizer put in the connection's context."""
     record("disconnect", event)
+    authorizer = event["requestContext"].get("authorizer") or {}
+    time.sleep(float(authorizer.get("disconnectDelay", 0)))
     return {"statusCode": 200}
 
 
@@ -103,7 +106,10 @@ def environment(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """REQUEST authorizer on `?token=`: allow, deny, boom (raises), unauth (401)."""
+    """REQUEST authorizer on `?token=`: allow, deny, boom (raises), unauth (401).
+
+    `?disconnect_delay=S` goes into the context, for the `$disconnect` handler to sleep S s.
+    """
     record("authorizer", event)
     token = _query(event).get("token")
     if token == "boom":
@@ -111,6 +117,9 @@ def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if token == "unauth":
         raise Exception("Unauthorized")
     effect = "Allow" if token == "allow" else "Deny"
+    authorizer_context = {"user": "u1"}
+    if "disconnect_delay" in _query(event):
+        authorizer_context["disconnectDelay"] = _query(event)["disconnect_delay"]
     return {
         "principalId": "user-u1",
         "policyDocument": {
@@ -119,5 +128,5 @@ def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}
             ],
         },
-        "context": {"user": "u1"},
+        "context": authorizer_context,
     }
