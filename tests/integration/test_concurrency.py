@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.integration.async_test import async_test
 from tests.integration.event_log import EventLog, new_tag
@@ -54,14 +57,12 @@ async def test_a_slow_connect_stalls_no_other_handshake(
     await opening
 
 
-@async_test(timeout=60)
-async def test_disconnect_is_never_dropped_while_the_functions_processes_are_busy(
-    event_dir: Path, event_log: EventLog, tmp_path: Path
-) -> None:
-    """One process for each function and a 2 s timeout: four 1.2 s `$disconnect`s queue up."""
+@pytest.fixture(scope="module")
+def one_process_gateway(event_dir: Path, logs_dir: Path) -> Iterator[LocalGateway]:
+    """One process per function and a 2 s timeout: invocations of a function queue up."""
     with running_gateway(
         FIXTURE_TEMPLATE,
-        tmp_path / "stderr",
+        logs_dir / "one-process.stderr",
         "--max-processes",
         "1",
         "--integration-timeout",
@@ -69,12 +70,38 @@ async def test_disconnect_is_never_dropped_while_the_functions_processes_are_bus
         "--parameter-overrides",
         f"EventLogDir={event_dir}",
     ) as gateway:
-        tags = [new_tag() for _ in range(4)]
-        clients = [
-            await client(url(gateway.stage_url, token="allow", tag=tag, disconnect_delay="1.2"))
-            for tag in tags
-        ]
-        ids = [(await event_log.connect_of(tag)).connection_id for tag in tags]
-        await asyncio.gather(*(ws.close() for ws in clients))
-        for connection_id in ids:
-            await event_log.disconnect_of(connection_id, timeout=15)
+        yield gateway
+
+
+@async_test(timeout=60)
+async def test_disconnect_is_never_dropped_while_the_functions_processes_are_busy(
+    one_process_gateway: LocalGateway, event_log: EventLog
+) -> None:
+    """Four 1.2 s `$disconnect`s queue up for the one process; each runs, past the timeout."""
+    gateway = one_process_gateway
+    tags = [new_tag() for _ in range(4)]
+    clients = [
+        await client(url(gateway.stage_url, token="allow", tag=tag, disconnect_delay="1.2"))
+        for tag in tags
+    ]
+    ids = [(await event_log.connect_of(tag)).connection_id for tag in tags]
+    await asyncio.gather(*(ws.close() for ws in clients))
+    for connection_id in ids:
+        await event_log.disconnect_of(connection_id, timeout=15)
+
+
+@async_test(timeout=30)
+async def test_an_invocation_waiting_for_a_process_runs_after_a_timeout_kills_it(
+    one_process_gateway: LocalGateway,
+) -> None:
+    gateway = one_process_gateway
+    async with (
+        client(url(gateway.stage_url, token="allow", tag=new_tag())) as first,
+        client(url(gateway.stage_url, token="allow", tag=new_tag())) as second,
+    ):
+        await send_json(first, {"action": "slow", "seconds": 5})
+        await asyncio.sleep(0.3)  # the only SlowFunction process is busy now
+        await send_json(second, {"action": "slow", "seconds": 0})
+        timed_out = await receive_json(first, timeout=6)
+        assert timed_out["message"] == "Endpoint request timed out"
+        assert await receive_json(second, timeout=6) == {"slept": 0}

@@ -201,6 +201,7 @@ class FunctionPool:
         self._idle: asyncio.LifoQueue[FunctionProcess] = asyncio.LifoQueue()
         self._all: set[FunctionProcess] = set()
         self._starting = 0
+        self._waiting = 0
         self._spawns: set[asyncio.Task[None]] = set()
 
     @property
@@ -227,26 +228,39 @@ class FunctionPool:
         self._all.add(process)
         self._idle.put_nowait(process)
 
+    def _start_one(self) -> None:
+        self._starting += 1
+        task = asyncio.get_running_loop().create_task(self._spawn())
+        self._spawns.add(task)
+        task.add_done_callback(self._spawns.discard)
+
+    def _retire(self, process: FunctionProcess) -> None:
+        """Forget a dead process; start a replacement when invocations are waiting for one."""
+        self._all.discard(process)
+        if self._waiting > self._starting and self.size < self._max:
+            self._start_one()
+
     async def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
         if self._idle.empty() and self.size < self._max:
-            self._starting += 1
-            task = asyncio.get_running_loop().create_task(self._spawn())
-            self._spawns.add(task)
-            task.add_done_callback(self._spawns.discard)
+            self._start_one()
         # Waiting for a free process is not handler time: Lambda would have started another
         # container. Only the invocation itself is bounded by the timeout (and a process that
-        # runs past it is killed, so a waiter is never stuck for longer than that).
-        process = await self._idle.get()
+        # runs past it is killed and replaced, so a waiter is never stuck for longer than that).
+        self._waiting += 1
+        try:
+            process = await self._idle.get()
+        finally:
+            self._waiting -= 1
         try:
             result = await process.invoke(event, request_id, timeout)
         except BaseException:
             process.kill()
-            self._all.discard(process)
+            self._retire(process)
             raise
         if process.alive:
             self._idle.put_nowait(process)
         else:
-            self._all.discard(process)
+            self._retire(process)
         return result
 
     async def stop(self) -> None:
