@@ -34,8 +34,9 @@ async def test_js_sdk_posts_reads_and_deletes(chat_gateway: LocalGateway, with_s
     async with client(f"{chat_gateway.stage_url}?name=js") as ws:
         room = f"js-sdk-{with_stage}"
         joined = await request(ws, {"action": "join", "room": room})
-        while not (joined.get("type") == "joined" and joined.get("room") == room):
+        while _lobby_presence(joined):
             joined = await receive_json(ws)  # the lobby's comings and goings come first
+        assert (joined.get("type"), joined.get("room")) == ("joined", room), joined
         connection_id = joined["connectionId"]
         run = await _node(endpoint, connection_id)
         assert run["post"]["status"] == 200
@@ -51,11 +52,20 @@ async def test_js_sdk_posts_reads_and_deletes(chat_gateway: LocalGateway, with_s
                 await receive_json(ws)
 
 
+def _lobby_presence(frame: Any) -> bool:
+    """Other tests' clients coming and going in the lobby, which every connection is in."""
+    return (
+        isinstance(frame, dict)
+        and frame.get("type") in ("joined", "left")
+        and frame.get("room") == "lobby"
+    )
+
+
 async def _next_non_presence(ws: Any) -> Any:
     """The next frame that is not a lobby `joined`/`left` of other tests' clients."""
     for _ in range(100):
         frame = await receive_json(ws)
-        if not (isinstance(frame, dict) and frame.get("type") in ("joined", "left")):
+        if not _lobby_presence(frame):
             return frame
     raise AssertionError("only presence frames arrived")
 
