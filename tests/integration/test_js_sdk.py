@@ -33,9 +33,9 @@ async def test_js_sdk_posts_reads_and_deletes(chat_gateway: LocalGateway, with_s
     endpoint = chat_gateway.management_endpoint if with_stage else chat_gateway.http_url
     async with client(f"{chat_gateway.stage_url}?name=js") as ws:
         room = f"js-sdk-{with_stage}"
-        joined = await request(ws, {"action": "join", "room": room})
+        joined = await request(ws, {"action": "join", "room": room}, timeout=30)
         while _lobby_presence(joined):
-            joined = await receive_json(ws)  # the lobby's comings and goings come first
+            joined = await receive_json(ws, 30)  # the lobby's comings and goings come first
         assert (joined.get("type"), joined.get("room")) == ("joined", room), joined
         connection_id = joined["connectionId"]
         run = await _node(endpoint, connection_id)
