@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 
+from switchboard.local.child_process import start_child, stop_child
 from switchboard.local.template_model import REGION, SecretModel, TableModel
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -34,32 +34,16 @@ class EmbeddedDynamoDB:
         self.endpoint = ""
 
     async def start(self) -> str:
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "switchboard.local.dynamodb_server",
-            "--host",
-            self._host,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+        self._process, line = await start_child(
+            "switchboard.local.dynamodb_server", "--host", self._host
         )
-        assert self._process.stdout is not None
-        line = await asyncio.wait_for(self._process.stdout.readline(), timeout=60)
         if not line.startswith(b"READY "):
             raise RuntimeError(f"the embedded DynamoDB did not start: {line!r}")
         self.endpoint = f"http://{self._host}:{int(line.split()[1])}"
         return self.endpoint
 
     async def stop(self) -> None:
-        if self._process is None or self._process.returncode is not None:
-            return
-        assert self._process.stdin is not None
-        self._process.stdin.close()
-        try:
-            await asyncio.wait_for(self._process.wait(), timeout=5)
-        except TimeoutError:
-            self._process.kill()
-            await self._process.wait()
+        await stop_child(self._process, grace=5)
 
 
 def dynamodb_client(endpoint: str, credentials: dict[str, str] | None = None) -> Any:

@@ -17,12 +17,12 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.local.child_process import start_child, stop_child
 from switchboard.local.template_model import FunctionModel
 
 log = logging.getLogger("switchboard.local")
@@ -57,17 +57,8 @@ class Spawner:
         self._server = await asyncio.start_unix_server(
             self._on_worker, self._socket_path, limit=_STREAM_LIMIT
         )
-        self._zygote = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "switchboard.local.zygote",
-            self._socket_path,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert self._zygote.stdout is not None
-        ready = await asyncio.wait_for(self._zygote.stdout.readline(), timeout=60)
-        if ready.strip() != b"READY":
+        self._zygote, ready = await start_child("switchboard.local.zygote", self._socket_path)
+        if ready != b"READY":
             raise RuntimeError("the function process zygote did not start")
 
     async def spawn(
@@ -101,13 +92,7 @@ class Spawner:
         waiter.set_result((int(hello["pid"]), reader, writer))
 
     async def stop(self) -> None:
-        if self._zygote is not None and self._zygote.returncode is None:
-            assert self._zygote.stdin is not None
-            self._zygote.stdin.close()
-            try:
-                await asyncio.wait_for(self._zygote.wait(), timeout=3)
-            except TimeoutError:
-                self._zygote.kill()
+        await stop_child(self._zygote, grace=3)
         if self._server is not None:
             self._server.close()
         shutil.rmtree(self._directory, ignore_errors=True)

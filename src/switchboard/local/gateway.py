@@ -14,7 +14,6 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -452,9 +451,6 @@ class Gateway:
         await self._invoke(
             route.function, disconnect_event(connection.info, final.code, final.reason)
         )
-
-    def live_connections(self) -> Iterable[ClientConnection]:
-        return list(self.connections.values())
 
 
 def rejection(status: int, text: str) -> Response:

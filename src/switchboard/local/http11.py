@@ -15,7 +15,6 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-MAX_HEAD = 64 * 1024
 MAX_BODY = 10 * 1024 * 1024
 
 
