@@ -87,7 +87,8 @@ class Server:
 def server_command(kind: str, management_latency_ms: float, source: Path) -> list[str]:
     if kind == "reference":
         return [sys.executable, str(ROOT / "scripts" / "reference_broadcaster.py"), "--port", "0"]
-    command = [sys.executable, "-m", "switchboard", "local", "--port", "0"]
+    # Any free ports: the HTTP API's default (3000) may be taken by a running gateway.
+    command = [sys.executable, "-m", "switchboard", "local", "--port", "0", "--http-port", "0"]
     command += ["--template", str(source / "template.yaml"), "--log-level", "WARNING"]
     if management_latency_ms:
         command += ["--management-latency-ms", str(management_latency_ms)]

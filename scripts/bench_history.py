@@ -40,6 +40,8 @@ async def start_gateway(retention_days: int) -> tuple[asyncio.subprocess.Process
         "local",
         "--port",
         "0",
+        "--http-port",
+        "0",
         "--log-level",
         "WARNING",
         "--parameter-overrides",

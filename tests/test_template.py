@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.routing import Route
 
+from switchboard.http_api.app import create_app
+from switchboard.http_api.settings import HttpSettings
 from switchboard.protocol import ACTIONS
 from tests.support.template import TEMPLATE as TEMPLATE_PATH
 from tests.support.template import template
@@ -165,6 +168,15 @@ def test_sam_build_packages_each_function_with_its_handler(
     assert (build_dir / function_id / (module.replace(".", "/") + ".py")).is_file()
 
 
+def test_sam_build_packages_the_http_api_with_its_page_and_layer(build_dir: Path) -> None:
+    page = build_dir / "HttpApiFunction" / "switchboard" / "http_api" / "static" / "index.html"
+    assert '<meta name="switchboard-websocket-url" content="__WEBSOCKET_URL__">' in (
+        page.read_text(encoding="utf-8")
+    )
+    for package in ("fastapi", "mangum", "pydantic_core"):
+        assert (build_dir / "HttpLayer" / "python" / package).is_dir(), package
+
+
 def test_runtime_is_python_3_13() -> None:
     # The newest Lambda Python runtime whose interpreter scripts/sam finds here.
     assert {function_property(f, "Runtime") for f in FUNCTIONS} == {"python3.13"}
@@ -226,22 +238,30 @@ def test_connect_is_guarded_by_the_request_authorizer() -> None:
             assert ROUTES[route_id]["AuthorizationType"] == "NONE"
 
 
-def test_only_the_authorizer_reads_the_token_secret_and_has_pyjwt() -> None:
+def test_only_the_token_checkers_read_the_token_secret_and_have_pyjwt() -> None:
+    # The $connect authorizer, and the HTTP API, which checks the same tokens itself.
+    checkers = {"AuthorizerFunction", "HttpApiFunction"}
     readers = {
         function_id
         for function_id, statement in statements()
         if any(action.startswith("secretsmanager:") for action in actions(statement))
     }
-    assert readers == {"AuthorizerFunction"}
-    for function_id, statement in statements():
-        if function_id == "AuthorizerFunction" and "secretsmanager:GetSecretValue" in actions(
-            statement
-        ):
+    assert readers == checkers
+    for _function_id, statement in statements():
+        if any(action.startswith("secretsmanager:") for action in actions(statement)):
             assert actions(statement) == ["secretsmanager:GetSecretValue"]
             assert statement["Resource"] == {"Ref": "TokenSecret"}
     layered = {fid for fid, props in FUNCTIONS.items() if props.get("Layers")}
-    assert layered == {"AuthorizerFunction"}
-    assert FUNCTIONS["AuthorizerFunction"]["Layers"] == [{"Ref": "JwtLayer"}]
+    assert layered == checkers
+    # cryptography (RS256/ES256) only where a JwksUrl needs it: HS256 cold starts without it.
+    crypto = {"Fn::If": ["UseJwks", {"Ref": "CryptoLayer"}, {"Ref": "AWS::NoValue"}]}
+    assert RESOURCES["CryptoLayer"]["Condition"] == "UseJwks"
+    assert FUNCTIONS["AuthorizerFunction"]["Layers"] == [{"Ref": "JwtLayer"}, crypto]
+    assert FUNCTIONS["HttpApiFunction"]["Layers"] == [
+        {"Ref": "HttpLayer"},
+        {"Ref": "JwtLayer"},
+        crypto,
+    ]
 
 
 def test_anonymous_access_is_off_by_default_and_the_secret_is_generated() -> None:
@@ -251,6 +271,14 @@ def test_anonymous_access_is_off_by_default_and_the_secret_is_generated() -> Non
     assert secret["Condition"] == "UseSharedSecret"
     assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
     assert "SecretString" not in secret["Properties"]
+
+
+def test_message_bodies_are_not_logged_by_default() -> None:
+    """Bodies are the users' words: a deployed stack logs none unless asked to preview some."""
+    preview = TEMPLATE["Parameters"]["LogPreviewChars"]
+    assert (preview["Default"], preview["MinValue"], preview["MaxValue"]) == (0, 0, 256)
+    variables = (GLOBAL_FUNCTION.get("Environment") or {}).get("Variables") or {}
+    assert variables["LOG_PREVIEW_CHARS"] == {"Ref": "LogPreviewChars"}
 
 
 def route_integration(route_id: str) -> str:
@@ -399,8 +427,8 @@ def test_manage_connections_is_scoped_to_this_api_and_stage() -> None:
         for resource in as_list(statement["Resource"]):
             assert re.fullmatch(scoped, sub_text(resource)), f"{function_id}: {resource!r}"
         posting.add(function_id)
-    # The functions that fan out: join/leave/sendmessage and $disconnect's "left".
-    assert posting == {"ChatFunction", "DisconnectFunction"}
+    # The functions that fan out: join/leave/sendmessage, $disconnect's "left", HTTP pushes.
+    assert posting == {"ChatFunction", "DisconnectFunction", "HttpApiFunction"}
 
 
 # --------------------------------------------------------------------------- outputs
@@ -414,3 +442,132 @@ def test_outputs_give_the_urls_and_the_table() -> None:
     assert websocket.endswith("/${StageName}")
     assert connections == "https://" + websocket.removeprefix("wss://") + "/@connections"
     assert outputs["TableName"]["Value"] == {"Ref": TABLE_ID}
+
+
+# -------------------------------------------------------------------------- the HTTP API
+
+HTTP_APIS = of_type("AWS::Serverless::HttpApi")
+
+
+def http_events(function_id: str) -> dict[str, dict[str, Any]]:
+    events = FUNCTIONS[function_id].get("Events") or {}
+    return {name: event for name, event in events.items() if event["Type"] == "HttpApi"}
+
+
+def test_http_api_is_one_serverless_http_api_without_cors() -> None:
+    assert list(HTTP_APIS) == ["HttpApi"]
+    api = HTTP_APIS["HttpApi"]
+    # Backends are not browsers, and the chat page comes from this API itself: no CORS.
+    assert "CorsConfiguration" not in api
+    assert api["FailOnWarnings"] is True
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert "Auth" not in api, "the app checks the tokens itself (HS256 or JWKS alike)"
+
+
+def test_only_the_http_api_function_has_http_events() -> None:
+    assert {fid for fid in FUNCTIONS if http_events(fid)} == {"HttpApiFunction"}
+
+
+def test_http_routes_are_exactly_the_apps_routes() -> None:
+    """One explicit HttpApi event per endpoint the FastAPI app serves, and no other."""
+    app = create_app(HttpSettings())
+    # What the OpenAPI document lists, and FastAPI's own routes that serve it (and /docs).
+    served = {
+        f"{method.upper()} {path}"
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    } | {
+        f"{method} {route.path}"
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+    routed = set()
+    for name, event in http_events("HttpApiFunction").items():
+        properties = event["Properties"]
+        assert set(properties) == {"ApiId", "Method", "Path"}, name
+        assert properties["ApiId"] == {"Ref": "HttpApi"}, name
+        routed.add(f"{properties['Method']} {properties['Path']}")
+    assert len(routed) == len(http_events("HttpApiFunction")), "a route listed twice"
+    assert routed == served
+    assert {
+        "POST /rooms/{room}/messages",
+        "POST /users/{userId}/messages",
+        "GET /rooms",
+        "GET /rooms/{room}/members",
+        "GET /rooms/{room}/history",
+        "GET /health",
+        "GET /openapi.json",
+        "GET /docs",
+        "GET /",
+    } == routed
+
+
+def test_http_api_function_runs_the_mangum_handler_with_its_layers() -> None:
+    props = FUNCTIONS["HttpApiFunction"]
+    assert props["Handler"] == "switchboard.http_api.handler.handler"
+    assert RESOURCES["HttpApiFunction"]["Metadata"] == {"BuildMethod": "makefile"}
+    layer = RESOURCES["HttpLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/http/"
+    assert layer["Metadata"] == RESOURCES["JwtLayer"]["Metadata"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    requirements = (ROOT / "layers" / "http" / "requirements.txt").read_text()
+    assert {"fastapi", "mangum"} <= {
+        re.split(r"[<>=\[ ]", line)[0].lower()
+        for line in requirements.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_http_api_function_checks_tokens_as_the_authorizer_does() -> None:
+    http = FUNCTIONS["HttpApiFunction"]["Environment"]["Variables"]
+    authorizer = FUNCTIONS["AuthorizerFunction"]["Environment"]["Variables"]
+    token_settings = {name for name in authorizer if name.startswith(("TOKEN_", "JWKS_"))}
+    assert token_settings == {
+        "TOKEN_SECRET_ID",
+        "JWKS_URL",
+        "TOKEN_ISSUER",
+        "TOKEN_AUDIENCE",
+        "TOKEN_ALGORITHMS",
+    }
+    assert {name: http[name] for name in token_settings} == {
+        name: authorizer[name] for name in token_settings
+    }
+    assert "ALLOW_ANONYMOUS" not in http, "there are no guests on the HTTP API"
+    (secret_policy,) = [
+        policy
+        for policy in FUNCTIONS["HttpApiFunction"]["Policies"]
+        if "secretsmanager" in str(policy)
+    ]
+    condition, _statement, otherwise = secret_policy["Fn::If"]
+    assert (condition, otherwise) == ("UseSharedSecret", {"Ref": "AWS::NoValue"})
+
+
+def test_http_api_function_is_told_the_websocket_url() -> None:
+    variables = FUNCTIONS["HttpApiFunction"]["Environment"]["Variables"]
+    outputs = TEMPLATE["Outputs"]
+    assert variables["WEBSOCKET_URL"] == outputs["WebSocketURL"]["Value"]
+
+
+def test_http_api_function_may_use_only_what_it_does() -> None:
+    dynamodb = [
+        action
+        for function_id, statement in statements()
+        if function_id == "HttpApiFunction"
+        for action in actions(statement)
+        if action.startswith("dynamodb:")
+    ]
+    # Read and page (Query, GetItem), store history (PutItem), prune stale connections
+    # (GetItem, DeleteItem in a transaction). Rooms are registered by joins, not here.
+    assert sorted(dynamodb) == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+    ]
+
+
+def test_outputs_give_the_http_api_url() -> None:
+    url = sub_text(TEMPLATE["Outputs"]["HttpApiUrl"]["Value"])
+    assert url == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"

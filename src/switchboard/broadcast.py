@@ -2,6 +2,10 @@
 
 A room of N members costs about N x latency / concurrency. A `GoneException` (410) means the
 recipient is stale: its records are deleted (never the sender's) and it is counted as pruned.
+API Gateway also answers 410 for a connection still in its handshake (its `$connect` has
+written its records but not returned), so the records of a recipient written in the last few
+seconds are kept (it is counted as pruned all the same: it was not reached); if it has
+really gone, its `$disconnect`, a later broadcast or TTL removes them.
 `LimitExceededException` (429) is retried with bounded backoff. Any other error is logged with
 the connection id, counted as failed, and never stops the rest of the broadcast.
 """
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from switchboard import protocol
 from switchboard.store import Store
 
 if TYPE_CHECKING:
@@ -27,11 +32,20 @@ log = logging.getLogger("switchboard.broadcast")
 
 #: Backoff before each retry of a throttled POST; its length bounds the retries.
 RETRY_DELAYS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+#: How long after `$connect` wrote its record a connection may still be in its handshake:
+#: `$connect` returns right after the write and API Gateway then completes it (in ms).
+CONNECTING_GRACE_MS = 5_000
+
+
+def now_ms() -> int:
+    """The clock the connecting grace is measured on (unit tests move it)."""
+    return protocol.now_ms()
 
 
 class Outcome(enum.Enum):
     DELIVERED = "delivered"
     GONE = "gone"
+    CONNECTING = "connecting"
     FAILED = "failed"
 
 
@@ -96,7 +110,7 @@ class Broadcaster:
         outcomes = [future.result() for future in futures]
         return FanoutResult(
             delivered=outcomes.count(Outcome.DELIVERED),
-            pruned=outcomes.count(Outcome.GONE),
+            pruned=outcomes.count(Outcome.GONE) + outcomes.count(Outcome.CONNECTING),
             failed=outcomes.count(Outcome.FAILED),
         )
 
@@ -109,6 +123,9 @@ class Broadcaster:
         outcome = self.post(connection_id, payload)
         if outcome is Outcome.GONE and connection_id != sender:
             try:
+                if self._still_connecting(connection_id):
+                    log.info("recipient connecting, kept", extra={"connectionId": connection_id})
+                    return Outcome.CONNECTING
                 self._store.remove_connection(connection_id)
             except Exception as error:
                 # Pruning is best effort: TTL removes the records if this fails. Any error
@@ -119,6 +136,13 @@ class Broadcaster:
                     extra={"connectionId": connection_id, "error": _describe(error)},
                 )
         return outcome
+
+    def _still_connecting(self, connection_id: str) -> bool:
+        record = self._store.get_connection(connection_id)
+        if record is None:
+            return False
+        written = record.recorded_at or record.connected_at
+        return written > now_ms() - CONNECTING_GRACE_MS
 
 
 def _describe(error: Exception) -> str:

@@ -27,15 +27,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser(
         "local",
-        help="serve template.yaml's WebSocket API with an embedded DynamoDB",
-        description="Serve the template's WebSocket and @connections APIs on one port, "
-        "each route running its function's handler with its own environment.",
+        help="serve template.yaml's WebSocket and HTTP APIs with an embedded DynamoDB",
+        description="Serve the template's WebSocket and @connections APIs on one port and "
+        "its HTTP API on another, each route running its function's handler with its own "
+        "environment.",
     )
     local.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     local.add_argument(
         "--port", type=int, default=3001, help="WebSocket and @connections port (default 3001)"
+    )
+    local.add_argument(
+        "--http-port",
+        type=int,
+        default=3000,
+        help="the template's HTTP API (HttpApi events), if it has one (default 3000)",
     )
     local.add_argument(
         "--template", "-t", default="template.yaml", help="SAM template (default template.yaml)"
@@ -60,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-processes", type=int, default=8, help="warm processes per function (default 8)"
     )
     local.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    local.add_argument(
+        "--inject-fault",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="inject a fault, for tests (repeatable; also SWITCHBOARD_LOCAL_FAULTS): "
+        "dynamodb.throttle, dynamodb.error, dynamodb.lost_reply, dynamodb.fail_matching, "
+        "connections.gone, connections.throttle, gateway.skip_disconnect, seed",
+    )
 
     invoke = commands.add_parser(
         "invoke",
@@ -89,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user-id", help="the sub claim (default: the name)")
     token.add_argument(
         "--room", action="append", default=[], help="a private room to grant (repeatable)"
+    )
+    token.add_argument(
+        "--service",
+        action="store_true",
+        help='add the "service" role: a backend\'s token for the HTTP API',
     )
     token.add_argument("--ttl", default="1h", help="lifetime: 3600, 30m, 1h, 7d (default 1h)")
     token.add_argument("--template", "-t", default="template.yaml")

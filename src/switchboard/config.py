@@ -15,6 +15,8 @@ ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "P
 
 #: API Gateway closes every connection after two hours; records must not outlive that.
 MAX_CONNECTION_SECONDS = 7200
+#: A preview, not a copy: longer bodies are never logged whole.
+MAX_LOG_PREVIEW_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Config:
     log_level: str = "INFO"
     #: How long room messages are kept; 0 turns history off.
     history_retention_seconds: int = 7 * 86400
+    #: How many characters of a message body the invocation log line may show; 0 (the
+    #: default) logs none. Bodies are the users' words: show a preview only to debug.
+    log_preview_chars: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -49,6 +54,7 @@ class Config:
             ),
             log_level=_log_level(env),
             history_retention_seconds=_int(env, "HISTORY_RETENTION_DAYS", 7, 0, 3650) * 86400,
+            log_preview_chars=_int(env, "LOG_PREVIEW_CHARS", 0, 0, MAX_LOG_PREVIEW_CHARS),
         )
 
 

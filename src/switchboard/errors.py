@@ -22,6 +22,17 @@ class BadRequest(ClientError):
     """A field is missing, has the wrong type, or is too large."""
 
 
+class MalformedEvent(BadRequest):
+    """The event is not one API Gateway sends (a misconfigured integration or test)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"malformed event: {problem}")
+
+
+class PayloadTooLarge(BadRequest):
+    """The message would not fit one `@connections` POST (the HTTP API answers 413)."""
+
+
 class InvalidJson(ClientError):
     """The message body is not JSON."""
 
@@ -32,6 +43,18 @@ class UnknownAction(ClientError):
     """No route handles the message's action."""
 
     code = "unknown_action"
+
+
+class NotAuthenticated(ClientError):
+    """No credentials, or credentials that do not check out (the HTTP API answers 401)."""
+
+    code = "unauthorized"
+    status = 401
+
+    def __init__(self, message: str, *, challenge: str = "Bearer") -> None:
+        super().__init__(message)
+        #: The `WWW-Authenticate` header to answer with (RFC 6750).
+        self.challenge = challenge
 
 
 class Forbidden(ClientError):

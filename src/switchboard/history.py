@@ -82,6 +82,8 @@ class History:
             stored_from["userId"] = {"S": str(sender["userId"])}
         if sender.get("guest"):
             stored_from["guest"] = {"BOOL": True}
+        if sender.get("service"):
+            stored_from["service"] = {"BOOL": True}
         self._db.put_item(
             TableName=self._table,
             Item={
@@ -135,6 +137,8 @@ def _message(room: str, item: dict[str, Any]) -> dict[str, Any]:
         sender["userId"] = stored["userId"]["S"]
     if stored.get("guest", {}).get("BOOL"):
         sender["guest"] = True
+    if stored.get("service", {}).get("BOOL"):
+        sender["service"] = True
     return {
         "type": "message",
         "room": room,

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.errors import BadRequest, ClientError, InvalidJson
+from switchboard.errors import BadRequest, ClientError, InvalidJson, PayloadTooLarge
 
 #: The custom routes the chat function serves (besides `$default`).
 ACTIONS: tuple[str, ...] = (
@@ -33,6 +33,11 @@ NAME_MAX = 32
 MAX_POST_BYTES = 128 * 1024
 #: A connection may belong to at most this many rooms, so that removing it is one transaction.
 MAX_ROOMS_PER_CONNECTION = 50
+#: Levels of arrays and objects a message may nest, itself included. Python's json recurses
+#: once per level: a message that parses close to the interpreter's limit (~1,000) could not
+#: be encoded again inside its envelope, and would poison the room's history for every reader.
+MAX_NESTING = 64
+_TOO_DEEP = f"the message is nested too deeply: at most {MAX_NESTING} levels of arrays and objects"
 
 
 def parse_body(body: str | None) -> dict[str, Any]:
@@ -44,13 +49,37 @@ def parse_body(body: str | None) -> dict[str, Any]:
         )
     try:
         value = json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise BadRequest(_TOO_DEEP) from None
+    except ValueError:
         raise InvalidJson("the message body is not valid JSON") from None
     if not isinstance(value, dict):
         raise BadRequest(
             f'the message must be a JSON object with an "action" field, got {_json_type(value)}'
         )
+    # Counting brackets (in C) spares the walk for every message that cannot be too deep.
+    if body.count("[") + body.count("{") > MAX_NESTING and _nesting(value) > MAX_NESTING:
+        raise BadRequest(_TOO_DEEP)
     return value
+
+
+def _nesting(value: Any) -> int:
+    """How many levels of arrays and objects `value` nests; stops counting past the limit."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            return deepest
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _refuse_constant(name: str) -> Any:
@@ -120,10 +149,22 @@ def encode(message: Mapping[str, Any]) -> bytes:
 
 
 def encode_deliverable(message: Mapping[str, Any]) -> bytes:
-    """`encode`, refusing a message larger than one `@connections` POST may carry."""
-    payload = encode(message)
-    if len(payload) > MAX_POST_BYTES:
+    """`encode`, refusing a message larger than one `@connections` POST may carry.
+
+    Also refused: text UTF-8 cannot carry (a lone surrogate, which JSON's `\\uXXXX` escapes
+    can spell) and nesting too deep to encode; either would fail every reader of the message.
+    """
+    try:
+        payload = encode(message)
+    except UnicodeEncodeError:
         raise BadRequest(
+            '"data" holds a lone surrogate (a \\ud800-\\udfff escape without its pair), '
+            "which is not text"
+        ) from None
+    except RecursionError:
+        raise BadRequest(_TOO_DEEP) from None
+    if len(payload) > MAX_POST_BYTES:
+        raise PayloadTooLarge(
             f'"data" is too large: the message would be {len(payload)} bytes, '
             f"the limit is {MAX_POST_BYTES}"
         )
@@ -153,3 +194,16 @@ def _json_type(value: Any) -> str:
         if isinstance(value, types):
             return name
     return type(value).__name__
+
+
+def check_parsed(message: Any) -> None:
+    """What `parse_body` refuses, for a message another parser read (the HTTP API's body):
+    NaN and Infinity, which Python's json accepts, and nesting deeper than MAX_NESTING."""
+    try:
+        json.dumps(message, allow_nan=False)
+    except ValueError:
+        raise BadRequest("NaN and Infinity are not JSON numbers") from None
+    except RecursionError:
+        raise BadRequest(_TOO_DEEP) from None
+    if _nesting(message) > MAX_NESTING:
+        raise BadRequest(_TOO_DEEP)

@@ -19,6 +19,7 @@ from botocore.config import Config as BotoConfig
 from switchboard.broadcast import Broadcaster
 from switchboard.config import Config
 from switchboard.history import History
+from switchboard.room_index import RoomIndex
 from switchboard.store import Store
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._store: Store | None = None
         self._history: History | None = None
+        self._room_index: RoomIndex | None = None
         self._dynamodb: DynamoDBClient | None = None
         self._broadcasters: dict[str, Broadcaster] = {}
         self._background: ThreadPoolExecutor | None = None
@@ -66,6 +68,18 @@ class Runtime:
                     self.config.history_retention_seconds,
                 )
             return self._history
+
+    @property
+    def room_index(self) -> RoomIndex:
+        store = self.store
+        with self._lock:
+            if self._room_index is None:
+                self._room_index = RoomIndex(
+                    self._dynamodb_client(),
+                    store,
+                    registration_seconds=self.config.connection_ttl_seconds,
+                )
+            return self._room_index
 
     def in_background(self, work: Callable[[], None]) -> Future[None]:
         """Run work beside the caller's (storing history while the fan-out runs)."""

@@ -21,6 +21,8 @@ could have lived.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,11 @@ META = "META"
 _REMOVE_ATTEMPTS = 5
 #: Concurrent changes to one connection are rare; a few re-reads settle them.
 _CHANGE_ATTEMPTS = 5
+#: Backoff before each retry of a transaction that DynamoDB cancelled for lack of capacity.
+#: botocore retries throttling errors itself, but a cancelled transaction (reason
+#: `ThrottlingError`) is a TransactionCanceledException, which it never retries.
+THROTTLE_DELAYS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+_THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 def connection_key(connection_id: str) -> dict[str, Any]:
@@ -75,6 +82,9 @@ class Connection:
     user_agent: str | None = None
     rooms: frozenset[str] = field(default_factory=frozenset)
     version: int = 0
+    #: When `$connect` wrote the record (ms). The handshake completes just after; until
+    #: then API Gateway answers 410 for the connection, as for a stale one.
+    recorded_at: int | None = None
 
     def to_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -87,6 +97,8 @@ class Connection:
         }
         if self.rooms:
             item["rooms"] = {"SS": sorted(self.rooms)}
+        if self.recorded_at is not None:
+            item["recordedAt"] = {"N": str(self.recorded_at)}
         for attribute, value in (
             ("userId", self.user_id),
             ("sourceIp", self.source_ip),
@@ -108,6 +120,7 @@ class Connection:
             user_agent=item.get("userAgent", {}).get("S"),
             rooms=frozenset(item.get("rooms", {}).get("SS", [])),
             version=int(item.get("v", {"N": "0"})["N"]),
+            recorded_at=int(item["recordedAt"]["N"]) if "recordedAt" in item else None,
         )
 
     @property
@@ -179,7 +192,7 @@ class Store:
         user_item = connection.user_item()
         if user_item is not None:
             writes.append({"Put": {"TableName": self._table, "Item": user_item}})
-        self._db.transact_write_items(TransactItems=writes)
+        self._transact(writes)
 
     def get_connection(self, connection_id: str) -> Connection | None:
         response = self._db.get_item(
@@ -207,8 +220,8 @@ class Store:
                 f"a connection may be in at most {MAX_ROOMS_PER_CONNECTION} rooms; leave one first"
             )
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {
                         "Update": {
                             "TableName": self._table,
@@ -238,8 +251,8 @@ class Store:
         if room not in connection.rooms:
             return False
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {
                         "Update": {
                             "TableName": self._table,
@@ -302,7 +315,7 @@ class Store:
                     }
                 )
             try:
-                self._db.transact_write_items(TransactItems=writes)
+                self._transact(writes)
             except BotoClientError as error:
                 if _is_condition_failure(error):
                     continue
@@ -311,6 +324,23 @@ class Store:
         raise RuntimeError(
             f"connection {connection_id} kept changing; gave up after {_REMOVE_ATTEMPTS} tries"
         )
+
+    def _transact(self, writes: list[TransactWriteItemTypeDef]) -> None:
+        """TransactWriteItems, retried with jittered backoff while cancelled for capacity.
+
+        A cancelled transaction changed nothing, so running it again is safe; a retry that
+        botocore makes after a lost answer carries the same ClientRequestToken, which
+        DynamoDB answers without applying the transaction twice.
+        """
+        for delay in (*THROTTLE_DELAYS, None):
+            try:
+                self._db.transact_write_items(TransactItems=writes)
+                return
+            except BotoClientError as error:
+                if delay is None or not _is_throttled(error):
+                    raise
+            # Jitter: transactions throttled together should not all come back together.
+            time.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - not for security
 
     def room_connection_pages(self, room: str) -> Iterator[list[str]]:
         """The room's connection ids, one Query page at a time (LastEvaluatedKey followed)."""
@@ -338,6 +368,22 @@ class Store:
                     connections=(known.connections if known else 0) + 1,
                 )
         return sorted(members.values(), key=lambda m: (m.name.lower(), m.user_id))
+
+    def has_members(self, room: str) -> bool:
+        """Whether any connection is in the room now (one single-item Query)."""
+        response = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
+            ExpressionAttributeValues={":pk": {"S": f"ROOM#{room}"}, ":conn": {"S": "CONN#"}},
+            ProjectionExpression="PK",
+            Limit=1,
+        )
+        return bool(response.get("Items"))
+
+    def ping(self) -> None:
+        """One cheap read that raises unless the table answers (for health checks)."""
+        # A key no item has: the read costs half a capacity unit and returns nothing.
+        self._db.get_item(TableName=self._table, Key={"PK": {"S": "HEALTH"}, "SK": {"S": "HEALTH"}})
 
     def user_in_room(self, user_id: str, room: str, *, excluding: str) -> bool:
         """Whether another connection of the user is in the room (presence is per user)."""
@@ -390,6 +436,14 @@ class Store:
             if not last:
                 return
             kwargs["ExclusiveStartKey"] = last
+
+
+def _is_throttled(error: BotoClientError) -> bool:
+    """A transaction cancelled for throughput only (no condition failed)."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
+    return bool(reasons & _THROTTLE_REASONS) and "ConditionalCheckFailed" not in reasons
 
 
 def _is_condition_failure(error: BotoClientError) -> bool:

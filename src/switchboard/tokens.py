@@ -23,6 +23,8 @@ from switchboard.protocol import NAME_MAX, ROOM_PATTERN
 
 #: Clock skew tolerated on exp, nbf and iat.
 LEEWAY_SECONDS = 30
+#: The role a token must list in its `roles` claim to use the HTTP API (a trusted backend).
+SERVICE_ROLE = "service"
 
 
 class InvalidToken(SwitchboardError):
@@ -66,6 +68,10 @@ class TokenVerifier:
         self._jwks = jwks_client if not symmetric else None
 
     def verify(self, token: str) -> Identity:
+        return identity_from_claims(self.claims(token))
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims, once its signature, issuer, audience and times check out."""
         if not token or len(token) > 8192:
             raise InvalidToken("missing or oversized token")
         if not token.isascii():
@@ -76,7 +82,7 @@ class TokenVerifier:
                 # The PyJWK itself, not its raw key: PyJWT then refuses a token whose alg
                 # does not fit the key it names (an ES256 header on an RSA key, say).
                 key = self._jwks.get_signing_key_from_jwt(token)
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=list(self._settings.algorithms),
@@ -89,7 +95,7 @@ class TokenVerifier:
             raise InvalidToken(f"no signing key for the token: {type(error).__name__}") from None
         except jwt.PyJWTError as error:
             raise InvalidToken(f"{type(error).__name__}: {error}") from None
-        return identity_from_claims(claims)
+        return claims
 
 
 def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
@@ -110,6 +116,17 @@ def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
     return Identity(user_id=subject, name=name, rooms=rooms, anonymous=False)
 
 
+def roles_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The token's roles: its `roles` claim (a list, or one space-separated string), else its
+    Cognito groups, so that a user pool group named `service` can grant the role."""
+    granted = claims.get("roles", claims.get("cognito:groups", []))
+    if isinstance(granted, str):
+        granted = granted.split()
+    if not isinstance(granted, list):
+        raise InvalidToken("the roles claim must be a list of role names")
+    return frozenset(role for role in granted if isinstance(role, str))
+
+
 def _first_string(claims: Mapping[str, Any], names: Iterable[str]) -> str | None:
     for name in names:
         value = claims.get(name)
@@ -124,6 +141,7 @@ def mint(
     subject: str,
     name: str,
     rooms: Iterable[str] = (),
+    roles: Iterable[str] = (),
     issuer: str,
     audience: str,
     ttl_seconds: int = 3600,
@@ -132,7 +150,7 @@ def mint(
 ) -> str:
     """A signed token, for development (`switchboard token`) and tests."""
     issued = int(time.time() if now is None else now)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": subject,
         "name": name,
         "rooms": sorted(set(rooms)),
@@ -142,4 +160,6 @@ def mint(
         "nbf": issued,
         "exp": issued + ttl_seconds,
     }
+    if roles:
+        claims["roles"] = sorted(set(roles))
     return jwt.encode(claims, secret, algorithm=algorithm)

@@ -31,6 +31,7 @@ _WEBSOCKET_LINE = re.compile(
     r"^  WebSocket +ws://127\.0\.0\.1:(\d+)  \(also ws://127\.0\.0\.1:\1/(\S+)\)$"
 )
 _DYNAMODB_LINE = re.compile(r"^  DynamoDB +(http://127\.0\.0\.1:\d+)\b")
+_HTTP_API_LINE = re.compile(r"^  HTTP API +(http://127\.0\.0\.1:\d+(?:/\S+)?)  ")
 _TRACEBACK = re.compile(r"^Traceback \(most recent call last\):$", re.MULTILINE)
 STARTUP_SECONDS = 60.0
 SHUTDOWN_SECONDS = 60.0
@@ -50,6 +51,8 @@ class LocalGateway:
     dynamodb_endpoint: str
     stderr_path: Path
     banner: list[str] = field(default_factory=list)
+    #: The template's HTTP API (`HttpApi` events), when it has one.
+    http_api_url: str | None = None
 
     @property
     def ws_url(self) -> str:
@@ -91,13 +94,16 @@ def start_gateway(
     *flags: str,
     extra_env: Mapping[str, str] | None = None,
 ) -> LocalGateway:
-    """Start `switchboard local --port 0` and return once its banner says it is ready."""
+    """Start `switchboard local --port 0 --http-port 0` and return once its banner says it is
+    ready."""
     command = [
         sys.executable,
         "-m",
         "switchboard",
         "local",
         "--port",
+        "0",
+        "--http-port",
         "0",
         "--template",
         str(template),
@@ -141,16 +147,18 @@ def start_gateway(
 def _described(
     process: subprocess.Popen[str], banner: Sequence[str], stderr_path: Path
 ) -> LocalGateway:
-    port = stage = dynamodb = None
+    port = stage = dynamodb = http_api_url = None
     for line in banner:
         if match := _WEBSOCKET_LINE.match(line):
             port, stage = int(match.group(1)), match.group(2)
         elif match := _DYNAMODB_LINE.match(line):
             dynamodb = match.group(1)
+        elif match := _HTTP_API_LINE.match(line):
+            http_api_url = match.group(1)
     if port is None or stage is None or dynamodb is None:
         process.kill()
         raise GatewayFailedToStart(f"cannot read the port, stage and DynamoDB endpoint in {banner}")
-    return LocalGateway(process, port, stage, dynamodb, stderr_path, list(banner))
+    return LocalGateway(process, port, stage, dynamodb, stderr_path, list(banner), http_api_url)
 
 
 def gateway_tracebacks(stderr: str, *, handler_file: str = "fixture_handlers.py") -> list[str]:

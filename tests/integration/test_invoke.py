@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,29 @@ def invoke(function: str, event: Path, *options: str) -> subprocess.CompletedPro
 def function_for(event_path: Path) -> str:
     event = json.loads(event_path.read_text(encoding="utf-8"))
     route_key = event["requestContext"]["routeKey"]
-    return read_template(APP_TEMPLATE).routes[route_key].function
+    model = read_template(APP_TEMPLATE)
+    if event.get("version") == "2.0":  # an HTTP API event (payload format 2.0)
+        assert model.http_api is not None
+        return model.http_api.routes[route_key].function
+    return model.routes[route_key].function
 
 
 @pytest.fixture(scope="module")
 def runs(fixture_gateway: LocalGateway) -> dict[str, subprocess.CompletedProcess[str]]:
     """Every events/*.json through its function; the fixture app has no table of its own."""
     endpoint = ("--dynamodb-endpoint", fixture_gateway.dynamodb_endpoint)
-    return {path.stem: invoke(function_for(path), path, *endpoint) for path in EVENTS}
+    http = [path for path in EVENTS if path.stem.startswith("http-")]
+    done = {
+        path.stem: invoke(function_for(path), path, *endpoint)
+        for path in EVENTS
+        if path not in http
+    }
+    # The HTTP events depend on no other: run them side by side, as each invoke spends most
+    # of its time starting its processes.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = pool.map(lambda path: invoke(function_for(path), path, *endpoint), http)
+        done.update(zip([path.stem for path in http], results, strict=True))
+    return done
 
 
 def test_there_are_events_to_invoke() -> None:
@@ -123,3 +139,32 @@ def test_invoke_exits_non_zero_when_the_handler_raises(tmp_path: Path) -> None:
     error = json.loads(result.stdout)
     assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "crash on purpose")
     assert "Traceback" in result.stderr  # the handler's own traceback, as Lambda logs it
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "error"),
+    [
+        ("http-health", 200, None),
+        ("http-index", 200, None),
+        # The fixtures' placeholder token: refused, as API Gateway would pass it on.
+        ("http-get-rooms", 401, "Unauthorized"),
+        ("http-get-room-members", 401, "Unauthorized"),
+        ("http-get-room-history", 401, "Unauthorized"),
+        ("http-post-room-message", 401, "Unauthorized"),
+        ("http-post-user-message", 401, "Unauthorized"),
+    ],
+)
+def test_invoke_runs_the_http_api_function(
+    runs: dict[str, subprocess.CompletedProcess[str]], name: str, status: int, error: str | None
+) -> None:
+    result = runs[name]
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == status
+    if name == "http-health":
+        assert json.loads(response["body"]) == {"status": "ok"}
+    elif name == "http-index":
+        assert response["headers"]["content-type"] == "text/html; charset=utf-8"
+        assert "content-security-policy" in response["headers"]
+    else:
+        assert json.loads(response["body"])["error"] == error

@@ -15,6 +15,21 @@ def event_names() -> list[str]:
     return sorted(path.stem for path in EVENTS.glob("*.json"))
 
 
+def is_http_event(event: Mapping[str, Any]) -> bool:
+    """An HTTP API event (payload format 2.0), not a WebSocket one."""
+    return event.get("version") == "2.0"
+
+
+def websocket_event_names() -> list[str]:
+    """The events of WebSocket routes (`$connect`, `sendmessage`, ...)."""
+    return [name for name in event_names() if not is_http_event(load_event(name))]
+
+
+def http_event_names() -> list[str]:
+    """The HTTP API's events (`http-*.json`, payload format 2.0)."""
+    return [name for name in event_names() if is_http_event(load_event(name))]
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A fresh copy of `events/{name}.json`, safe to modify."""
     with (EVENTS / f"{name}.json").open(encoding="utf-8") as stream:

@@ -44,7 +44,7 @@ def select_route(body: str | None) -> str:
     assert expression == "$request.body.action", f"route selection {expression!r} not modelled"
     try:
         message = json.loads(body or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         return "$default"
     action = message.get("action") if isinstance(message, dict) else None
     custom = template.route_keys() - {"$connect", "$disconnect", "$default"}

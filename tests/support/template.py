@@ -68,6 +68,17 @@ def handler_for_route(route_key: str) -> str:
     return model().function(route.function).handler
 
 
+def http_routes() -> dict[str, str]:
+    """`METHOD /path` of every `HttpApi` event in the template -> the function it invokes."""
+    routes: dict[str, str] = {}
+    for function_id, resource in resources("AWS::Serverless::Function").items():
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] == "HttpApi":
+                properties = event["Properties"]
+                routes[f"{properties['Method']} {properties['Path']}"] = function_id
+    return routes
+
+
 def function_environment() -> dict[str, Any]:
     """The environment variables every function gets (Globals), unresolved."""
     variables: dict[str, Any] = template()["Globals"]["Function"]["Environment"]["Variables"]

@@ -17,7 +17,7 @@ from moto import mock_aws
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.botocore_stubber import BotocoreStubber
 
-from switchboard import runtime
+from switchboard import broadcast, protocol, runtime
 from switchboard.structured_log import JsonFormatter, get_logger
 from tests.support import dynamodb, template
 from tests.support.management_api import ManagementFaults
@@ -117,7 +117,14 @@ def stack(table: str) -> Stack:
 
 @pytest.fixture
 def faults(aws: None, monkeypatch: pytest.MonkeyPatch) -> ManagementFaults:
-    """Make chosen connections answer 410/429/403/500 instead of moto's 200."""
+    """Make chosen connections answer 410/429/403/500 instead of moto's 200.
+
+    The broadcaster keeps the records of a gone recipient whose `$connect` wrote them in the
+    last seconds (it may still be in its handshake); here its clock runs past that grace, so
+    that a connection a test has just made is pruned on 410 (test_broadcast checks the grace).
+    """
+    later = broadcast.CONNECTING_GRACE_MS + 1
+    monkeypatch.setattr(broadcast, "now_ms", lambda: protocol.now_ms() + later)
     faults = ManagementFaults()
     monkeypatch.setattr(
         ApiGatewayManagementApiBackend, "post_to_connection", faults.post_to_connection()

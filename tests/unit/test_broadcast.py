@@ -277,3 +277,28 @@ def test_post_reports_one_outcome(fanout: Broadcaster, faults: ManagementFaults)
     assert fanout.post(connection_id(2), PAYLOAD) is Outcome.DELIVERED
     assert fanout.post(connection_id(3), PAYLOAD) is Outcome.GONE
     assert received(connection_id(3)) == []
+
+
+def test_a_gone_recipient_still_connecting_is_counted_but_kept(
+    fanout: Broadcaster, runtime: Runtime, faults: ManagementFaults, keys: Keys
+) -> None:
+    """API Gateway answers 410 while a connection's `$connect` runs; its records must stay."""
+    connecting, stale = connection_id(2), connection_id(3)
+    now = broadcast.now_ms()  # the broadcaster's clock (the faults fixture moves it)
+    long_ago = now - broadcast.CONNECTING_GRACE_MS - 1
+    for cid, opened in ((connecting, now - 2_000), (stale, long_ago)):
+        runtime.store.add_connection(
+            Connection(
+                connection_id=cid,
+                name="n",
+                connected_at=opened,
+                expires_at=opened // 1000 + 7500,
+                rooms=frozenset({"lobby"}),
+                recorded_at=opened,
+            )
+        )
+        faults.fail(cid, management_api.gone)
+    result = fanout.to_room("lobby", PAYLOAD, sender=SENDER)
+    assert result == FanoutResult(delivered=0, pruned=2, failed=0)
+    assert (f"CONN#{connecting}", "META") in keys(), "its $connect may still be running"
+    assert not {k for k in keys() if stale in k[0] or stale in k[1]}

@@ -35,6 +35,7 @@ def test_every_variable() -> None:
             "CONNECTION_TTL_SECONDS": "3600",
             "LOG_LEVEL": "debug",
             "HISTORY_RETENTION_DAYS": "30",
+            "LOG_PREVIEW_CHARS": "16",
         }
     )
     assert config.table_name == "connections"
@@ -43,6 +44,7 @@ def test_every_variable() -> None:
     assert config.connection_ttl_seconds == 3600
     assert config.log_level == "DEBUG"
     assert config.history_retention_seconds == 30 * 86400
+    assert config.log_preview_chars == 16
 
 
 @pytest.mark.parametrize(("days", "seconds"), [("0", 0), ("1", 86400), ("3650", 3650 * 86400)])
@@ -132,6 +134,14 @@ def test_is_frozen() -> None:
             {**TABLE, "HISTORY_RETENTION_DAYS": "7d"},
             "HISTORY_RETENTION_DAYS must be a whole number, got '7d'",
         ),
+        (
+            {**TABLE, "LOG_PREVIEW_CHARS": "257"},
+            "LOG_PREVIEW_CHARS must be between 0 and 256, got 257",
+        ),
+        (
+            {**TABLE, "LOG_PREVIEW_CHARS": "all"},
+            "LOG_PREVIEW_CHARS must be a whole number, got 'all'",
+        ),
     ],
 )
 def test_missing_or_malformed_values_name_the_variable(
@@ -149,6 +159,7 @@ def test_accepts_what_template_yaml_sets() -> None:
         "TABLE_NAME",
         "MANAGEMENT_ENDPOINT",
         "LOG_LEVEL",
+        "LOG_PREVIEW_CHARS",
         "HISTORY_RETENTION_DAYS",
     }
     assert variables["HISTORY_RETENTION_DAYS"] == {"Ref": "HistoryRetentionDays"}
@@ -162,6 +173,7 @@ def test_accepts_what_template_yaml_sets() -> None:
         .replace("${StageName}", "prod"),
         "LOG_LEVEL": template.template()["Parameters"]["LogLevel"]["Default"],
         "HISTORY_RETENTION_DAYS": str(retention["Default"]),
+        "LOG_PREVIEW_CHARS": str(template.template()["Parameters"]["LogPreviewChars"]["Default"]),
     }
     config = Config.from_env(rendered)
     assert config.management_endpoint == (
@@ -175,3 +187,9 @@ def test_accepts_what_template_yaml_sets() -> None:
     for days in (retention["MinValue"], retention["MaxValue"]):
         config = Config.from_env({**rendered, "HISTORY_RETENTION_DAYS": str(days)})
         assert config.history_retention_seconds == days * 86400
+    preview = template.template()["Parameters"]["LogPreviewChars"]
+    assert config.log_preview_chars == 0, "no body is logged unless the stack asks"
+    for chars in (preview["MinValue"], preview["MaxValue"]):
+        assert Config.from_env({**rendered, "LOG_PREVIEW_CHARS": str(chars)}).log_preview_chars == (
+            chars
+        )

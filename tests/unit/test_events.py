@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from switchboard.events import WebSocketEvent
-from tests.support.events import event_names, load_event
+from tests.support.events import (
+    event_names,
+    http_event_names,
+    load_event,
+    websocket_event_names,
+)
 
 CONNECTION = "BFaT_fALIAMCKug="
 COMMON_CONTEXT = {
@@ -29,7 +34,19 @@ COMMON_CONTEXT = {
 }
 
 
-@pytest.mark.parametrize("name", event_names())
+def test_every_fixture_is_a_websocket_or_an_http_api_event() -> None:
+    # HTTP API events (payload format 2.0) are named http-*; tests/unit/http_api checks them.
+    assert http_event_names() == [name for name in event_names() if name.startswith("http-")]
+    assert websocket_event_names() == [n for n in event_names() if not n.startswith("http-")]
+    for name in websocket_event_names():
+        assert load_event(name)["requestContext"]["eventType"] in {
+            "CONNECT",
+            "MESSAGE",
+            "DISCONNECT",
+        }
+
+
+@pytest.mark.parametrize("name", websocket_event_names())
 def test_fixture_has_every_request_context_field(name: str) -> None:
     event = load_event(name)
     ctx = event["requestContext"]
@@ -44,7 +61,7 @@ def test_fixture_has_every_request_context_field(name: str) -> None:
     assert event["isBase64Encoded"] is False
 
 
-@pytest.mark.parametrize("name", event_names())
+@pytest.mark.parametrize("name", websocket_event_names())
 def test_fixture_times_are_milliseconds_and_agree_with_request_time(name: str) -> None:
     ctx = load_event(name)["requestContext"]
     requested = datetime.strptime(ctx["requestTime"], "%d/%b/%Y:%H:%M:%S %z")
@@ -173,3 +190,56 @@ def test_view_authorizer_context() -> None:
 def test_view_missing_required_field_raises_key_error() -> None:
     with pytest.raises(KeyError, match="connectionId"):
         _ = WebSocketEvent({"requestContext": {}}).connection_id
+
+
+@pytest.mark.parametrize("name", ["connect", "sendmessage", "join", "disconnect"])
+def test_api_gateways_events_have_no_problem(name: str) -> None:
+    assert WebSocketEvent(load_event(name)).problem() is None
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda e: e.pop("requestContext"), "requestContext must be an object"),
+        (lambda e: e.update(requestContext=[1]), "requestContext must be an object"),
+        (
+            lambda e: e["requestContext"].pop("routeKey"),
+            "requestContext.routeKey must be a non-empty string",
+        ),
+        (
+            lambda e: e["requestContext"].update(connectionId="x" * 129),
+            "requestContext.connectionId must be 1-128 printable ASCII",
+        ),
+        (
+            lambda e: e["requestContext"].update(connectionId="a b"),
+            "requestContext.connectionId must be 1-128 printable ASCII",
+        ),
+        (
+            lambda e: e["requestContext"].update(connectedAt="9" * 5000),
+            "requestContext.connectedAt must be a whole number of milliseconds",
+        ),
+        (
+            lambda e: e.update(queryStringParameters={"name": 1}),
+            "queryStringParameters must map strings to strings",
+        ),
+        (lambda e: e.update(headers=["Host"]), "headers must map strings to strings"),
+        (
+            lambda e: e["requestContext"].update(identity="1.2.3.4"),
+            "requestContext.identity must be an object",
+        ),
+        (lambda e: e.update(body={"action": "join"}), "body must be a string"),
+    ],
+)
+def test_a_problem_names_the_field_api_gateway_always_sends_otherwise(
+    change: Any, problem: str
+) -> None:
+    event = load_event("connect")
+    change(event)
+    view = WebSocketEvent(event)
+    assert view.problem() == problem
+    # Fields of the wrong type read as absent rather than raising.
+    for value in (view.query_string_parameters, view.headers):
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    assert isinstance(view.connected_at, int) and view.connected_at < 10**20
+    assert view.body is None or isinstance(view.body, str)
+    assert view.source_ip in {None, "198.51.100.23"}

@@ -252,6 +252,17 @@ def test_the_sender_comes_back_with_its_guest_flag(history: History) -> None:
     assert [m["from"] for m in history.recent("dev")] == [guest, ADA_FROM]
 
 
+def test_a_service_sender_comes_back_as_a_service_without_a_connection(
+    history: History, items: Items
+) -> None:
+    service = {"name": "Billing", "userId": "svc-billing", "service": True}
+    history.append(envelope(1, sender=service))
+    history.append(envelope(2))
+    assert [m["from"] for m in history.recent("dev")] == [service, ADA_FROM]
+    [stored] = [i["from"]["M"] for i in items() if i["id"]["S"] == history.recent("dev")[0]["id"]]
+    assert "connectionId" not in stored
+
+
 # ---------------------------------------------------------------------------------- cursors
 
 

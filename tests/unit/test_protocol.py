@@ -8,11 +8,19 @@ from typing import Any
 
 import pytest
 
-from switchboard.errors import BadRequest, ClientError, Forbidden, InvalidJson, UnknownAction
+from switchboard.errors import (
+    BadRequest,
+    ClientError,
+    Forbidden,
+    InvalidJson,
+    PayloadTooLarge,
+    UnknownAction,
+)
 from switchboard.protocol import (
     ACTIONS,
     DEFAULT_ROOM,
     MAX_POST_BYTES,
+    check_parsed,
     encode,
     encode_deliverable,
     error_reply,
@@ -27,9 +35,19 @@ from switchboard.protocol import (
     validate_room,
 )
 
+TOO_DEEP = "the message is nested too deeply: at most 64 levels of arrays and objects"
+
 
 def test_parse_body_returns_the_object() -> None:
     assert parse_body('{"action": "join", "room": "x"}') == {"action": "join", "room": "x"}
+
+
+def test_parse_body_reads_up_to_the_nesting_limit() -> None:
+    """The message object is the first level: its data may nest 63 more."""
+    deepest = '{"action": "sendmessage", "data": ' + "[" * 63 + "]" * 63 + "}"
+    assert parse_body(deepest)["data"] == json.loads("[" * 63 + "]" * 63)
+    wide = json.dumps({"action": "sendmessage", "data": [[1]] * 200})
+    assert parse_body(wide)["data"] == [[1]] * 200, "many brackets, little depth"
 
 
 @pytest.mark.parametrize(
@@ -49,7 +67,15 @@ def test_parse_body_returns_the_object() -> None:
         ),
         ("hello", InvalidJson, "the message body is not valid JSON"),
         ('{"action": "join"', InvalidJson, "the message body is not valid JSON"),
-        ("[" * 100_000, InvalidJson, "the message body is not valid JSON"),
+        # Too deep for Python's json to read at all: the depth is what is wrong first.
+        ("[" * 100_000, BadRequest, TOO_DEEP),
+        (
+            '{"action": "sendmessage", "data": ' + "[" * 10_000 + "]" * 10_000 + "}",
+            BadRequest,
+            TOO_DEEP,
+        ),
+        ('{"action": "sendmessage", "data": ' + "[" * 64 + "]" * 64 + "}", BadRequest, TOO_DEEP),
+        ('{"a": ' * 65 + "1" + "}" * 65, BadRequest, TOO_DEEP),
         (
             "[1, 2]",
             BadRequest,
@@ -187,6 +213,16 @@ def test_encode_deliverable_refuses_one_byte_more() -> None:
         encode_deliverable({"d": "x" * (MAX_POST_BYTES - overhead + 1)})
 
 
+@pytest.mark.parametrize("text", ["\ud800", "a\udfffb", "\udc00\ud800"])
+def test_encode_deliverable_refuses_lone_surrogates(text: str) -> None:
+    """JSON can spell them (`"\\ud800"`), UTF-8 cannot carry them: no reader could decode it."""
+    parsed = parse_body(json.dumps({"action": "sendmessage", "data": {text: text}}))
+    with pytest.raises(BadRequest, match=r'^"data" holds a lone surrogate'):
+        encode_deliverable({"data": parsed["data"]})
+    pair = parse_body('{"action": "sendmessage", "data": "\\ud83d\\ude00"}')["data"]
+    assert encode_deliverable({"data": pair}) == '{"data":"😀"}'.encode(), "a pair is one character"
+
+
 def test_encode_deliverable_counts_utf8_bytes_not_characters() -> None:
     overhead = len(encode({"d": ""}))
     characters = (MAX_POST_BYTES - overhead) // 2 + 1  # two bytes each in UTF-8
@@ -261,3 +297,44 @@ def test_limit_field_refuses(value: Any) -> None:
     with pytest.raises(BadRequest) as raised:
         limit_field({"limit": value}, default=50, maximum=100)
     assert str(raised.value) == '"limit" must be a whole number from 1 to 100'
+
+
+# ------------------------------------------- values parsed elsewhere (the HTTP API's body)
+
+
+def _levels(levels: int) -> dict[str, Any]:
+    value: Any = "bottom"
+    for _ in range(levels - 1):
+        value = [value]
+    return {"action": "sendmessage", "data": value}
+
+
+@pytest.mark.parametrize("levels", [1, 2, 63, 64, 65, 200])
+def test_check_parsed_refuses_exactly_what_parse_body_refuses(levels: int) -> None:
+    message = _levels(levels)
+    try:
+        parse_body(json.dumps(message))
+        refused_as_text = None
+    except BadRequest as error:
+        refused_as_text = str(error)
+    try:
+        check_parsed(message)
+        refused_parsed = None
+    except BadRequest as error:
+        refused_parsed = str(error)
+    assert refused_parsed == refused_as_text
+    assert (refused_parsed is None) == (levels <= 64)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_check_parsed_refuses_nan_and_infinity(number: float) -> None:
+    with pytest.raises(BadRequest, match=r"^NaN and Infinity are not JSON numbers$"):
+        check_parsed({"data": [1, {"x": number}]})
+
+
+def test_a_message_too_large_is_payload_too_large_and_still_bad_request() -> None:
+    with pytest.raises(PayloadTooLarge) as caught:
+        encode_deliverable({"data": "x" * MAX_POST_BYTES})
+    # The WebSocket protocol answers it as before; the HTTP API maps the class to 413.
+    assert caught.value.code == "bad_request"
+    assert isinstance(caught.value, BadRequest)

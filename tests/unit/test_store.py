@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError as BotoClientError
 
+from switchboard import store as store_module
 from switchboard.errors import BadRequest, ConnectionGone
 from switchboard.protocol import MAX_ROOMS_PER_CONNECTION
 from switchboard.store import (
@@ -65,6 +66,7 @@ def test_connection_item_round_trip() -> None:
         user_agent="ua",
         rooms=frozenset({"a", "b"}),
         version=3,
+        recorded_at=CONNECTED_AT + 40,
     )
     item = original.to_item()
     assert item["rooms"] == {"SS": ["a", "b"]}
@@ -517,3 +519,60 @@ def test_user_in_room_asks_for_unprocessed_keys_one_by_one(
     monkeypatch.setattr(db, "batch_get_item", throttled)
     assert store.user_in_room("u-ada", "dev", excluding=ADA) is True
     assert store.user_in_room("u-ada", "ops", excluding=ADA) is False
+
+
+class ThrottlingDb:
+    """The real client, but the first `times` transactions are cancelled for capacity."""
+
+    def __init__(self, db: DynamoDBClient, times: int) -> None:
+        self._db = db
+        self.left = times
+        self.attempts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.attempts += 1
+        if self.left > 0:
+            self.left -= 1
+            count = len(kwargs["TransactItems"])
+            response: dict[str, Any] = {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": [{"Code": "ThrottlingError"}]
+                + [{"Code": "None"}] * (count - 1),
+            }
+            raise BotoClientError(response, "TransactWriteItems")  # type: ignore[arg-type]
+        return self._db.transact_write_items(**kwargs)
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waited: list[float] = []
+    monkeypatch.setattr("switchboard.store.time.sleep", waited.append)
+    return waited
+
+
+def test_a_transaction_cancelled_for_capacity_is_retried_with_backoff(
+    db: DynamoDBClient, table: str, keys: Keys, no_sleep: list[float]
+) -> None:
+    throttled = ThrottlingDb(db, times=3)
+    store = Store(throttled, table)  # type: ignore[arg-type]
+    store.add_connection(connection())
+    assert throttled.attempts == 4
+    assert len(no_sleep) == 3
+    # Jittered between half and all of each step of the backoff.
+    for waited, step in zip(no_sleep, store_module.THROTTLE_DELAYS, strict=False):
+        assert step / 2 <= waited <= step
+    assert (f"CONN#{ADA}", "META") in keys()
+
+
+def test_a_transaction_cancelled_for_capacity_every_time_gives_up(
+    db: DynamoDBClient, table: str, keys: Keys, no_sleep: list[float]
+) -> None:
+    throttled = ThrottlingDb(db, times=100)
+    store = Store(throttled, table)  # type: ignore[arg-type]
+    with pytest.raises(BotoClientError):
+        store.add_connection(connection())
+    assert throttled.attempts == len(store_module.THROTTLE_DELAYS) + 1
+    assert not keys()

@@ -17,11 +17,13 @@ from switchboard.identity import Identity
 from switchboard.protocol import NAME_MAX, ROOM_PATTERN
 from switchboard.tokens import (
     LEEWAY_SECONDS,
+    SERVICE_ROLE,
     InvalidToken,
     TokenSettings,
     TokenVerifier,
     identity_from_claims,
     mint,
+    roles_from_claims,
 )
 from tests.support.jwks import JwksServer, KeyPair, ec_key, jwks_server, rsa_key
 from tests.support.tokens import (
@@ -592,3 +594,44 @@ def test_a_token_may_not_claim_a_guest_id() -> None:
     token = mint("s" * 32, subject="guest:BFaT_fALIAMCKug=", name="x", issuer="iss", audience="aud")
     with pytest.raises(InvalidToken, match="may not start with 'guest:'"):
         verifier.verify(token)
+
+
+# ---------------------------------------------------------------------------------- roles
+
+
+def test_claims_are_the_verified_tokens_claims() -> None:
+    claims = payload(roles=["service"], team="blue")
+    assert hs_verifier().claims(hs256(claims)) == claims
+
+
+@pytest.mark.parametrize(
+    ("claims", "roles"),
+    [
+        ({"roles": ["service", "reader"]}, {"service", "reader"}),
+        ({"roles": "service reader"}, {"service", "reader"}),
+        ({"roles": ["service", 7, None]}, {"service"}),
+        ({"cognito:groups": ["service", "private:ops"]}, {"service", "private:ops"}),
+        ({"roles": [], "cognito:groups": ["service"]}, set()),
+        ({}, set()),
+    ],
+)
+def test_roles_from_claims(claims: dict[str, Any], roles: set[str]) -> None:
+    assert roles_from_claims(claims) == roles
+
+
+@pytest.mark.parametrize("value", [{"service": True}, 1, True])
+def test_roles_that_are_no_list_are_refused(value: Any) -> None:
+    with pytest.raises(InvalidToken, match=r"^the roles claim must be a list of role names$"):
+        roles_from_claims({"roles": value})
+
+
+def test_mint_adds_roles_only_when_asked() -> None:
+    def minted(roles: list[str]) -> str:
+        return mint(
+            SECRET, subject="svc", name="svc", issuer=ISSUER, audience=AUDIENCE, roles=roles
+        )
+
+    with_role = hs_verifier().claims(minted([SERVICE_ROLE]))
+    without = hs_verifier().claims(minted([]))
+    assert with_role["roles"] == ["service"]
+    assert "roles" not in without

@@ -106,8 +106,8 @@ def handler(raw_event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         log.info(
             "authorization",
             extra={
-                "connectionId": raw_event.get("requestContext", {}).get("connectionId"),
-                "requestId": raw_event.get("requestContext", {}).get("requestId"),
+                "connectionId": event.get_connection_id(),
+                "requestId": event.request_id,
                 "outcome": outcome,
                 "durationMs": round((time.perf_counter() - started) * 1000, 2),
             },

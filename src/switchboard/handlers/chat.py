@@ -9,6 +9,7 @@ Who the caller is comes from the authorizer's context on the event, never from t
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from switchboard.errors import BadRequest, Forbidden, NotFound, UnknownAction
@@ -85,8 +86,11 @@ def join(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Respons
     _may_enter(event, room)
     connection = rt.store.require_connection(event.connection_id)
     if rt.store.join_room(connection, room):
+        # For the HTTP API's room list; written while the announcement goes out.
+        registering = rt.in_background(lambda: rt.room_index.register(room))
         broadcaster = rt.broadcaster(event.management_endpoint())
         announce_if_first_or_last(rt.store, broadcaster, "joined", room, connection)
+        _settle_registration(registering, room)
     reply = presence_event("joined", room, connection)
     try:
         reply["messages"] = rt.history.recent(room, JOIN_HISTORY)
@@ -95,6 +99,14 @@ def join(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Respons
         log.exception("could not read the room's history", extra={"room": room})
         reply["messages"] = []
     return Response(reply)
+
+
+def _settle_registration(registering: Future[None], room: str) -> None:
+    try:
+        registering.result()
+    except Exception:
+        # The join has happened; a room missing from the HTTP API's list must not undo it.
+        log.exception("could not register the room", extra={"room": room})
 
 
 def leave(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Response:

@@ -40,6 +40,7 @@ def connect(event: WebSocketEvent, rt: Runtime) -> Response:
         source_ip=event.source_ip,
         user_agent=event.user_agent,
         rooms=frozenset({DEFAULT_ROOM}),
+        recorded_at=now_ms(),
     )
     try:
         rt.store.add_connection(connection)

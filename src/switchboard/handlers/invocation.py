@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchboard import runtime
-from switchboard.errors import ClientError
+from switchboard.errors import ClientError, MalformedEvent
 from switchboard.events import WebSocketEvent
 from switchboard.protocol import error_reply
 from switchboard.structured_log import get_logger
@@ -55,7 +55,17 @@ def websocket_handler(route: RouteFunction) -> LambdaHandler:
         }
         outcome = "ok"
         try:
-            response = route(event, runtime.current())
+            problem = event.problem()
+            if problem is not None:
+                outcome = "malformed_event"
+                log.warning("malformed event", extra={**fields, "problem": problem})
+                return Response(error_reply(MalformedEvent(problem)), 400).to_proxy()
+            rt = runtime.current()
+            preview = rt.config.log_preview_chars
+            if preview and event.body:
+                # Only ever the first characters, and only where the stack asks for them.
+                fields["bodyPreview"] = event.body[:preview]
+            response = route(event, rt)
             if response.status >= 400:
                 outcome = f"status_{response.status}"
             return response.to_proxy()

@@ -22,7 +22,14 @@ from switchboard.local.dynamodb import (
 )
 from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
-from switchboard.local.template_model import REGION, FunctionModel, TemplateModel, read_template
+from switchboard.local.http_api_server import HttpApiServer
+from switchboard.local.template_model import (
+    REGION,
+    FunctionModel,
+    TemplateModel,
+    has_http_api_events,
+    read_template,
+)
 
 log = logging.getLogger("switchboard.local")
 
@@ -45,6 +52,8 @@ class LocalSettings:
     dynamodb_endpoint: str | None = None
     gateway: GatewayOptions = field(default_factory=GatewayOptions)
     warm: bool = True
+    #: The HTTP API's port (on the gateway's host), when the template has HttpApi events.
+    http_port: int = 3000
 
 
 def function_environment(
@@ -91,6 +100,7 @@ class LocalStack:
         self.dynamodb_endpoint = settings.dynamodb_endpoint or ""
         self.model: TemplateModel | None = None
         self.gateway: Gateway | None = None
+        self.http_api: HttpApiServer | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.created_tables: list[str] = []
         self.spawner = Spawner()
@@ -106,12 +116,13 @@ class LocalStack:
         await self.spawner.start()
         # moto's server stands in for every AWS service the functions call (Secrets Manager,
         # ...); DynamoDB is it too, unless --dynamodb-endpoint names another.
-        self.dynamodb = EmbeddedDynamoDB(_connect_host(options.host))
+        self.dynamodb = EmbeddedDynamoDB(_connect_host(options.host), options.faults)
         self.aws_endpoint = await self.dynamodb.start()
         if self.embedded:
             self.dynamodb_endpoint = self.aws_endpoint
         parameters = dict(self.settings.parameters)
-        declared = load_template(self.settings.template).get("Parameters") or {}
+        document = load_template(self.settings.template)
+        declared = document.get("Parameters") or {}
         if "AllowAnonymous" in declared and "AllowAnonymous" not in parameters:
             # Locally, guests may connect without a token unless the user says otherwise.
             parameters["AllowAnonymous"] = "true"
@@ -120,13 +131,28 @@ class LocalStack:
         listener = bind_listener(options.host, options.port)
         port = listener.getsockname()[1]
         base_url = f"http://{_connect_host(options.host)}:{port}"
+        # The HTTP API's port only where the template has one: 3000 is a busy port.
+        http_listener = (
+            bind_listener(options.host, self.settings.http_port)
+            if has_http_api_events(document)
+            else None
+        )
+        http_url = (
+            f"http://{_connect_host(options.host)}:{http_listener.getsockname()[1]}"
+            if http_listener is not None
+            else f"http://{_connect_host(options.host)}:{self.settings.http_port}"
+        )
         model = read_template(
             self.settings.template,
             parameters=parameters,
             gateway_url=base_url,
             stage=self.settings.stage,
+            http_api_url=http_url,
         )
         self.model = model
+        if http_listener is not None and model.http_api is None:
+            http_listener.close()  # its events are all on functions whose Condition is false
+            http_listener = None
         await asyncio.to_thread(
             create_secrets,
             self.aws_endpoint,
@@ -141,9 +167,12 @@ class LocalStack:
         client = dynamodb_client(self.dynamodb_endpoint, credentials)
         self.created_tables = await asyncio.to_thread(create_tables, client, model.tables)
         management = f"{base_url}/{model.stage}"
-        used = {route.function for route in model.routes.values()} | {
+        websocket_functions = {route.function for route in model.routes.values()} | {
             authorizer.function for authorizer in model.authorizers.values()
         }
+        used = set(websocket_functions)
+        if model.http_api is not None:
+            used |= {route.function for route in model.http_api.routes.values()}
         self.pools = {
             name: FunctionPool(
                 model.function(name),
@@ -161,16 +190,33 @@ class LocalStack:
         }
         self.gateway = Gateway(model, self.pools, options)
         await self.gateway.start(listener)
+        if model.http_api is not None and http_listener is not None:
+            self.http_api = HttpApiServer(model.http_api, model.functions, self.pools)
+            await self.http_api.start(http_listener)
+            unchecked = sorted(k for k, r in model.http_api.routes.items() if r.authorized)
+            if unchecked:
+                log.warning(
+                    "HTTP API authorizers are not run locally; these routes are open: %s",
+                    ", ".join(unchecked),
+                )
         if self.settings.warm:
             # Forks of the zygote are cheap: start half of each pool, so a first burst of
-            # connects does not wait for processes to import their handlers.
+            # connects does not wait for processes to import their handlers. A function of
+            # the HTTP API alone starts one: no burst of connects waits on it, and a web
+            # framework makes its processes heavy.
             await asyncio.gather(
-                *(pool.warm(max(1, options.max_processes // 2)) for pool in self.pools.values())
+                *(
+                    pool.warm(
+                        max(1, options.max_processes // 2) if name in websocket_functions else 1
+                    )
+                    for name, pool in self.pools.items()
+                )
             )
 
     async def stop(self) -> None:
-        if self.gateway is not None:
-            await self.gateway.stop()
+        await asyncio.gather(
+            *(server.stop() for server in (self.gateway, self.http_api) if server is not None)
+        )
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
         await self.spawner.stop()
         if self.dynamodb is not None:
@@ -205,6 +251,9 @@ class LocalStack:
                     else "                anonymous guests refused (AllowAnonymous=false)\n"
                 )
             )
+        http_api, http_routes = self._http_api_banner()
+        plan = self.settings.gateway.faults
+        faults = f"  Faults        INJECTED: {plan.spec()}\n" if plan.active else ""
         dynamodb = (
             f"{self.dynamodb_endpoint} (embedded moto server)"
             if self.embedded
@@ -214,9 +263,12 @@ class LocalStack:
             f"Switchboard local gateway serving {model.path.name}\n"
             f"  WebSocket     {ws}  (also {ws}/{model.stage})\n"
             f"  @connections  http://{host}:{port}/{model.stage}/@connections/{{connectionId}}\n"
+            f"{http_api}"
             f"  DynamoDB      {dynamodb}; tables: {tables}\n"
             f"{auth}"
+            f"{faults}"
             f"  Routes ({model.route_selection_expression}):\n{routes}\n"
+            f"{http_routes}"
             f"  Connect:\n"
             f"    wscat -c '{ws}/{model.stage}?name=alice'\n"
             f'    > {{"action": "sendmessage", "data": "hello"}}\n'
@@ -228,6 +280,27 @@ class LocalStack:
             f"            print(await ws.recv())\n"
             f"    asyncio.run(main())\n"
             f"  Press Ctrl-C to stop."
+        )
+
+    def _http_api_banner(self) -> tuple[str, str]:
+        """The HTTP API's line and its routes, for the banner; empty without one."""
+        assert self.model is not None
+        api, server = self.model.http_api, self.http_api
+        if api is None or server is None:
+            return "", ""
+        url = f"http://{_connect_host(self.settings.gateway.host)}:{server.port}"
+        if api.stage != "$default":
+            url += f"/{api.stage}"
+        width = max(len(key) for key in api.routes)
+        routes = "\n".join(
+            f"    {key:<{width}}  -> {route.function} "
+            f"({self.model.function(route.function).handler})"
+            + ("  [authorizer not run locally]" if route.authorized else "")
+            for key, route in sorted(api.routes.items())
+        )
+        return (
+            f"  HTTP API      {url}  (payload 2.0, through each route's function)\n",
+            f"  HTTP API routes:\n{routes}\n",
         )
 
 

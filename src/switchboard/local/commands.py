@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from switchboard.local.dynamodb import (
     create_tables,
     dynamodb_client,
 )
+from switchboard.local.faults import ENVIRONMENT_VARIABLE, FaultPlan, FaultSpecError
 from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
 from switchboard.local.template_model import TemplateError, read_template
@@ -34,10 +36,19 @@ def _configure_logging(level: str) -> None:
     )
     # The websockets library logs every open and close at INFO: too chatty for a dev server.
     logging.getLogger("websockets").setLevel(max(logging.WARNING, getattr(logging, level)))
+    # At DEBUG, botocore and urllib3 log whole requests: the token secret the gateway puts in
+    # its Secrets Manager, and (under `invoke`) items and message bodies. Never log those.
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, getattr(logging, level)))
 
 
 def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     _configure_logging(args.log_level)
+    try:
+        faults = FaultPlan.from_sources(args.inject_fault, os.environ.get(ENVIRONMENT_VARIABLE))
+    except FaultSpecError as error:
+        print(f"switchboard local: --inject-fault: {error}", file=sys.stderr)
+        return 2
     settings = LocalSettings(
         template=Path(args.template),
         stage=args.stage,
@@ -51,7 +62,9 @@ def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
             management_latency_ms=args.management_latency_ms,
             integration_timeout=args.integration_timeout,
             max_processes=args.max_processes,
+            faults=faults,
         ),
+        http_port=args.http_port,
     )
     try:
         return asyncio.run(_serve(settings))
@@ -174,7 +187,7 @@ def parse_ttl(text: str) -> int:
 def run_token(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     """Print a development token signed with the local secret, as the template expects it."""
     from switchboard.protocol import validate_name, validate_room  # noqa: PLC0415
-    from switchboard.tokens import mint  # noqa: PLC0415
+    from switchboard.tokens import SERVICE_ROLE, mint  # noqa: PLC0415
 
     try:
         model = read_template(args.template, parameters=parameters)
@@ -191,6 +204,7 @@ def run_token(args: argparse.Namespace, parameters: dict[str, str]) -> int:
             subject=args.user_id or name,
             name=name,
             rooms=rooms,
+            roles=[SERVICE_ROLE] if args.service else [],
             issuer=model.parameters.get("TokenIssuer", "switchboard"),
             audience=model.parameters.get("TokenAudience", "switchboard"),
             ttl_seconds=ttl,

@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from switchboard.local.child_process import start_child, stop_child
+from switchboard.local.faults import FaultPlan
 from switchboard.local.template_model import REGION, SecretModel, TableModel
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -28,14 +29,17 @@ _TABLE_KEYS = (
 class EmbeddedDynamoDB:
     """moto's DynamoDB in a child process on a loopback port."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", faults: FaultPlan | None = None) -> None:
         self._host = host
+        self._faults = faults
         self._process: asyncio.subprocess.Process | None = None
         self.endpoint = ""
 
     async def start(self) -> str:
+        faults = self._faults
+        extra = ["--faults", faults.spec()] if faults is not None and faults.dynamodb_active else []
         self._process, line = await start_child(
-            "switchboard.local.dynamodb_server", "--host", self._host
+            "switchboard.local.dynamodb_server", "--host", self._host, *extra
         )
         if not line.startswith(b"READY "):
             raise RuntimeError(f"the embedded DynamoDB did not start: {line!r}")

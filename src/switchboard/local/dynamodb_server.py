@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import signal
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -32,10 +34,32 @@ from werkzeug.serving import make_server
 
 from switchboard.local import moto_patches
 from switchboard.local.fast_query import fast_query
+from switchboard.local.faults import FaultInjector, FaultPlan
+from switchboard.local.transaction_tokens import Mismatch, TransactionTokens
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-QUERY_TARGET = "DynamoDB_20120810.Query"
+DYNAMODB_PREFIX = "DynamoDB_20120810."
+ERROR_TYPE_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+#: What faults apply to: the item reads and writes functions make. Not Scan (the functions
+#: never scan; tests and people inspecting the table do) nor the table's management.
+FAULTED_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+_THROTTLED = (
+    "The level of configured provisioned throughput for the table was exceeded. "
+    "Consider increasing your provisioning level with the UpdateTable API."
+)
 
 
 class QuietHandler(MotoRequestHandler):
@@ -46,32 +70,143 @@ class QuietHandler(MotoRequestHandler):
         """Per-request access lines would drown the gateway's own output."""
 
 
-def serialised(app: WsgiApp) -> WsgiApp:
-    """One request at a time; Queries of the common shape take the fast path."""
+def serialised(app: WsgiApp, faults: FaultInjector | None = None) -> WsgiApp:
+    """One request at a time; Queries of the common shape take the fast path.
+
+    With faults, DynamoDB requests may be refused or have their answer replaced (see
+    faults.py); transactions honour `ClientRequestToken` as DynamoDB does.
+    """
     lock = threading.Lock()
+    tokens = TransactionTokens()
 
     def wrapper(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         with lock:
-            if environ.get("HTTP_X_AMZ_TARGET") == QUERY_TARGET:
-                answer = _fast_answer(environ)
-                if answer is not None:
-                    start_response(
-                        "200 OK",
-                        [
-                            ("Content-Type", "application/x-amz-json-1.0"),
-                            ("Content-Length", str(len(answer))),
-                            ("x-amzn-RequestId", uuid.uuid4().hex),
-                        ],
-                    )
-                    return [answer]
-            return [b"".join(app(environ, start_response))]
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            if not target.startswith(DYNAMODB_PREFIX):
+                return [b"".join(app(environ, start_response))]
+            answer = _dynamodb(app, environ, target.removeprefix(DYNAMODB_PREFIX), faults, tokens)
+            start_response(answer.status, answer.headers)
+            return [answer.body]
 
     return wrapper
 
 
-def _fast_answer(environ: dict[str, Any]) -> bytes | None:
+@dataclass
+class Answer:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _json_answer(status: str, body: bytes) -> Answer:
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-RequestId", uuid.uuid4().hex),
+    ]
+    return Answer(status, headers, body)
+
+
+def _error(status: str, error_type: str, message: str, **extra: Any) -> Answer:
+    body = {"__type": f"{ERROR_TYPE_PREFIX}{error_type}", "message": message, **extra}
+    return _json_answer(status, json.dumps(body).encode())
+
+
+def _dynamodb(
+    app: WsgiApp,
+    environ: dict[str, Any],
+    operation: str,
+    faults: FaultInjector | None,
+    tokens: TransactionTokens,
+) -> Answer:
     raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again when we decline
+    environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
+    try:
+        request: dict[str, Any] = json.loads(raw) if raw else {}
+    except ValueError:
+        request = {}  # moto answers it, and errors, as it always does
+    fault = None
+    if faults is not None and operation in FAULTED_OPERATIONS:
+        refusal = _refusal(faults, operation, raw)
+        if refusal is not None:
+            return refusal
+        fault = faults.dynamodb_fault()
+        if fault in ("throttle", "error"):
+            return _injected(faults, fault, operation, request)
+    transaction = operation == "TransactWriteItems" and isinstance(request, dict)
+    if transaction:
+        replayed = tokens.replay(request)
+        if isinstance(replayed, Mismatch):
+            return _error(
+                "400 Bad Request", "IdempotentParameterMismatchException", replayed.message
+            )
+        if replayed is not None:
+            answer = _json_answer("200 OK", replayed)
+            return _lost(faults, operation) if fault == "lost_reply" and faults else answer
+    answer = _moto(app, environ, operation, raw)
+    if transaction and answer.status.startswith("200"):
+        tokens.remember(request, answer.body)
+    if fault == "lost_reply" and faults is not None:
+        return _lost(faults, operation)
+    return answer
+
+
+def _refusal(faults: FaultInjector, operation: str, raw: bytes) -> Answer | None:
+    marker = faults.plan.dynamodb_fail_matching
+    if marker and marker.encode() in raw:
+        faults.note("dynamodb.fail_matching", f"{operation} 400 ValidationException")
+        return _error(
+            "400 Bad Request",
+            "ValidationException",
+            f"injected fault: the request contains {marker!r}",
+        )
+    return None
+
+
+def _injected(faults: FaultInjector, fault: str, operation: str, request: dict[str, Any]) -> Answer:
+    if fault == "error":
+        faults.note("dynamodb.error", f"{operation} 500 InternalServerError")
+        return _error("500 Internal Server Error", "InternalServerError", "Internal server error")
+    if operation == "TransactWriteItems":
+        # DynamoDB cancels a transaction it lacks the capacity for, naming the reason per item.
+        count = len(request.get("TransactItems") or [None])
+        reasons = [{"Code": "ThrottlingError", "Message": _THROTTLED}] + [
+            {"Code": "None"} for _ in range(count - 1)
+        ]
+        codes = ", ".join(reason["Code"] for reason in reasons)
+        faults.note("dynamodb.throttle", f"{operation} 400 TransactionCanceledException")
+        return _error(
+            "400 Bad Request",
+            "TransactionCanceledException",
+            "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{codes}]",
+            CancellationReasons=reasons,
+        )
+    faults.note("dynamodb.throttle", f"{operation} 400 ProvisionedThroughputExceededException")
+    return _error("400 Bad Request", "ProvisionedThroughputExceededException", _THROTTLED)
+
+
+def _lost(faults: FaultInjector, operation: str) -> Answer:
+    faults.note("dynamodb.lost_reply", f"{operation} applied, answered 500 InternalServerError")
+    return _error("500 Internal Server Error", "InternalServerError", "Internal server error")
+
+
+def _moto(app: WsgiApp, environ: dict[str, Any], operation: str, raw: bytes) -> Answer:
+    if operation == "Query":
+        fast = _fast_answer(environ, raw)
+        if fast is not None:
+            return _json_answer("200 OK", fast)
+    captured: list[Any] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured[:] = [status, headers]
+        return lambda data: None
+
+    body = b"".join(app(environ, capture))
+    return Answer(captured[0], list(captured[1]), body)
+
+
+def _fast_answer(environ: dict[str, Any], raw: bytes) -> bytes | None:
     try:
         tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][_region(environ)].tables
         answer = fast_query(tables, json.loads(raw))
@@ -90,13 +225,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--faults", default="", help="NAME=VALUE,... (see faults.py)")
     args = parser.parse_args()
+    plan = FaultPlan.parse([args.faults])
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's; stdin ends us
+    if plan.dynamodb_active:
+        # Each injected fault is one line on stderr, beside the gateway's own log.
+        logging.basicConfig(
+            level=logging.WARNING,
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     moto_patches.apply()
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
-        args.host, args.port, serialised(app), threaded=True, request_handler=QuietHandler
+        args.host,
+        args.port,
+        serialised(app, FaultInjector(plan) if plan.dynamodb_active else None),
+        threaded=True,
+        request_handler=QuietHandler,
     )
 
     def exit_when_parent_goes() -> None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -41,6 +41,7 @@ from switchboard.local.event_builder import (
     disconnect_event,
     message_event,
 )
+from switchboard.local.faults import FaultInjector, FaultPlan
 from switchboard.local.functions import FunctionPool, Invocation
 from switchboard.local.http11 import (
     BadHttpRequest,
@@ -68,6 +69,8 @@ class GatewayOptions:
     management_latency_ms: float = 0.0
     integration_timeout: float = INTEGRATION_TIMEOUT
     max_processes: int = 8
+    #: Injected faults (`--inject-fault`); none by default.
+    faults: FaultPlan = field(default_factory=FaultPlan)
 
 
 class Gateway:
@@ -80,11 +83,14 @@ class Gateway:
         self.pools = pools
         self.options = options
         self.connections: dict[str, ClientConnection] = {}
+        self.faults = FaultInjector(options.faults) if options.faults.active else None
         self.management = ManagementApi(
             model.stage,
             self.connections.get,
             self._close_from_server,
             options.management_latency_ms,
+            faults=self.faults,
+            vanish=self._vanish,
         )
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -430,6 +436,16 @@ class Gateway:
 
     # ------------------------------------------------------------------- ending
 
+    def _vanish(self, connection: ClientConnection) -> None:
+        """Lose the client without a `$disconnect` (an injected fault): the TCP connection
+        is reset and the gateway forgets it, as AWS does when a client vanishes and the
+        `$disconnect` never arrives."""
+        connection.state = State.CLOSED
+        connection.ending = connection.ending or ABNORMAL
+        self.connections.pop(connection.connection_id, None)
+        with contextlib.suppress(Exception):
+            connection.writer.transport.abort()
+
     def _close_from_server(self, connection: ClientConnection, ending: Ending) -> None:
         connection.close(ending)
         self._spawn(self._finish(connection, ending))
@@ -446,6 +462,11 @@ class Gateway:
             connection.writer.close()
         route = self.model.routes.get("$disconnect")
         if route is None or not was_open:
+            return
+        if self.faults is not None and self.faults.chosen(
+            self.faults.plan.skip_disconnect, connection.connection_id
+        ):
+            self.faults.note("gateway.skip_disconnect", connection.connection_id)
             return
         final = connection.ending
         await self._invoke(

@@ -22,6 +22,10 @@ class BadHttpRequest(Exception):
     """The bytes received are not an HTTP/1.1 request we can serve."""
 
 
+class BodyTooLarge(BadHttpRequest):
+    """The request body is over the limit (the HTTP API answers 413 for it)."""
+
+
 @dataclass
 class HttpRequest:
     method: str
@@ -114,7 +118,7 @@ async def read_body(
                 return b"".join(chunks)
             size += length
             if size > limit:
-                raise BadHttpRequest("request body too large")
+                raise BodyTooLarge("request body too large")
             chunks.append(await reader.readexactly(length))
             await reader.readexactly(2)
     length_header = request.header("content-length")
@@ -124,8 +128,10 @@ async def read_body(
         length = int(length_header)
     except ValueError:
         raise BadHttpRequest("malformed Content-Length") from None
-    if length < 0 or length > limit:
-        raise BadHttpRequest("request body too large")
+    if length < 0:
+        raise BadHttpRequest("malformed Content-Length")
+    if length > limit:
+        raise BodyTooLarge("request body too large")
     return await reader.readexactly(length)
 
 
@@ -149,7 +155,9 @@ def response_bytes(
     *,
     keep_alive: bool = True,
 ) -> bytes:
-    lines = [_STATUS_LINES[status], _date_header()]
+    # A function may answer any status, even one without a registered reason phrase.
+    status_line = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown"
+    lines = [status_line, _date_header()]
     names = set()
     for name, value in headers or []:
         lines.append(f"{name}: {value}")

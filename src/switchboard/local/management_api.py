@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from switchboard.local.client_connection import MAX_MESSAGE_BYTES, ClientConnection, Ending
+from switchboard.local.faults import FaultInjector
 from switchboard.local.http11 import HttpRequest, json_body
 
 _PATH = re.compile(r"^(?:/(?P<stage>[^/]+))?/@connections/(?P<id>[^/]+)/?$")
@@ -53,11 +54,16 @@ class ManagementApi:
         lookup: Callable[[str], ClientConnection | None],
         disconnect: Callable[[ClientConnection, Ending], None],
         latency_ms: float = 0.0,
+        *,
+        faults: FaultInjector | None = None,
+        vanish: Callable[[ClientConnection], None] | None = None,
     ) -> None:
         self._stage = stage
         self._lookup = lookup
         self._disconnect = disconnect
         self.latency = latency_ms / 1000
+        self._faults = faults
+        self._vanish = vanish
 
     async def handle(self, request: HttpRequest) -> HttpAnswer:
         if self.latency:
@@ -69,6 +75,10 @@ class ManagementApi:
         connection = self._lookup(connection_id)
         if request.method == "POST" and len(request.body) > MAX_MESSAGE_BYTES:
             return error(413, "PayloadTooLargeException", "Request entity too large")
+        if self._faults is not None:
+            injected = self._injected(connection_id, connection)
+            if injected is not None:
+                return injected
         if connection is None or not connection.deliverable:
             return error(410, "GoneException", f"Connection {connection_id} is gone")
         if request.method == "POST":
@@ -93,3 +103,24 @@ class ManagementApi:
             self._disconnect(connection, DELETED)
             return HttpAnswer(204)
         return error(403, "ForbiddenException", f"Method {request.method} is not allowed")
+
+    def _injected(
+        self, connection_id: str, connection: ClientConnection | None
+    ) -> HttpAnswer | None:
+        """A 429 for a share of calls; a 410 for a share of clients, which vanish with it."""
+        faults = self._faults
+        assert faults is not None
+        plan = faults.plan
+        if faults.draw(plan.connections_throttle):
+            faults.note("connections.throttle", f"429 for {connection_id}")
+            return error(429, "LimitExceededException", "Rate exceeded")
+        if (
+            connection is not None
+            and connection.deliverable
+            and faults.chosen(plan.connections_gone, connection_id)
+        ):
+            faults.note("connections.gone", f"410 for {connection_id}")
+            if self._vanish is not None:
+                self._vanish(connection)
+            return error(410, "GoneException", f"Connection {connection_id} is gone")
+        return None

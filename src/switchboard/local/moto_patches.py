@@ -13,6 +13,7 @@ import copy
 import types
 from typing import Any
 
+from moto.core.model_instances import model_data
 from moto.dynamodb import models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -20,6 +21,7 @@ from moto.dynamodb.models.table import Table
 
 Snapshot = list[tuple[Table, DynamoType, DynamoType | None, Any]]
 _original_transact = DynamoDBBackend.transact_write_items
+_original_delete_item = Table.delete_item
 _real_deepcopy = copy.deepcopy
 
 
@@ -70,8 +72,40 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         raise
 
 
+class _Untracked(list[Any]):
+    """A list that keeps nothing: what moto's models record every instance in."""
+
+    def append(self, _: Any) -> None:
+        return None
+
+
+def forget_instances() -> None:
+    """Stop moto recording every model instance it ever made.
+
+    moto keeps each instance of its models (every DynamoDB item, and each copy of one it
+    takes for a condition or a rollback) in a class-wide list, for its dashboard. A test's
+    moto lives for one test; the embedded DynamoDB lives as long as the gateway, and grew
+    by about 19 KB with each connection that came and went.
+    """
+    for service in model_data.values():
+        for model in service.values():
+            model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+
+
+def delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Any:
+    """moto's delete, then drop the partition it emptied (moto keeps an empty one for each
+    connection that ever was: its `CONN#` and `USER#` partitions)."""
+    item = _original_delete_item(self, hash_key, range_key)
+    if range_key is not None and hash_key in self.items and not self.items[hash_key]:
+        del self.items[hash_key]
+    return item
+
+
 def apply() -> None:
-    """Install the item-level rollback (idempotent)."""
+    """Install the item-level rollback, stop instance tracking, drop empty partitions
+    (idempotent)."""
+    forget_instances()
+    Table.delete_item = delete_item  # type: ignore[method-assign]
     shim = types.SimpleNamespace(**{**vars(copy), "deepcopy": _deepcopy_except_tables})
     setattr(models, "copy", shim)  # noqa: B010 - replaces moto's module reference on purpose
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]

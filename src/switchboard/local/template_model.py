@@ -1,10 +1,12 @@
 """What the local gateway needs from template.yaml, with intrinsic functions resolved.
 
 The template is the single source of truth: routes, their functions (Globals merged, the
-Environment resolved), the authorizer, the stage and the DynamoDB tables all come from here.
-References resolve to local stand-ins: a table's `Ref` is its name, a function's `Arn` a
-local ARN, and URLs of this WebSocket API (`https://{api}.execute-api...`) point at the
-gateway itself, so that functions reach the local `@connections` API.
+Environment resolved), the authorizer, the stage and the DynamoDB tables all come from here,
+and so do the HTTP API's routes (the `HttpApi` events of the functions). References resolve
+to local stand-ins: a table's `Ref` is its name, a function's `Arn` a local ARN, URLs of
+this WebSocket API (`https://{api}.execute-api...`, `wss://...`) point at the gateway itself,
+so that functions reach the local `@connections` API, and URLs of the HTTP API point at the
+local HTTP API server.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.local.cfn_yaml import load_template
+from switchboard.local.http_api_routing import ANY, DEFAULT_ROUTE, InvalidRouteKey, parse_route_key
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 STACK_NAME = "switchboard-local"
 LOCAL_API_ID = "local"
+LOCAL_HTTP_API_ID = "localhttp"
+#: The HTTP API that SAM creates for `HttpApi` events without an `ApiId`.
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+#: API Gateway's limit for HTTP API integrations, and its default (SAM sets no other).
+HTTP_INTEGRATION_TIMEOUT_MS = 30_000
 _NO_VALUE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 _FUNCTION_IN_URI = re.compile(r":function:([A-Za-z0-9_-]+)")
@@ -56,6 +64,26 @@ class RouteModel:
 
 
 @dataclass(frozen=True)
+class HttpRouteModel:
+    """One route of the HTTP API: `METHOD /path` or `$default`, from a function's event."""
+
+    route_key: str
+    function: str
+    event: str
+    timeout_ms: int = HTTP_INTEGRATION_TIMEOUT_MS
+    authorized: bool = False
+
+
+@dataclass(frozen=True)
+class HttpApiModel:
+    """The template's HTTP API (`AWS::Serverless::HttpApi`, or SAM's implicit one)."""
+
+    logical_id: str
+    stage: str
+    routes: dict[str, HttpRouteModel]
+
+
+@dataclass(frozen=True)
 class TableModel:
     logical_id: str
     name: str
@@ -83,6 +111,7 @@ class TemplateModel:
     tables: dict[str, TableModel]
     secrets: dict[str, SecretModel] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    http_api: HttpApiModel | None = None
 
     def function(self, logical_id: str) -> FunctionModel:
         try:
@@ -100,8 +129,9 @@ def read_template(
     parameters: dict[str, str] | None = None,
     gateway_url: str = "http://127.0.0.1:3001",
     stage: str | None = None,
+    http_api_url: str = "http://127.0.0.1:3000",
 ) -> TemplateModel:
-    """Read a SAM template's WebSocket API and everything its routes need.
+    """Read a SAM template's WebSocket API, its HTTP API and everything their routes need.
 
     `stage` serves the API under another stage name; where the template takes the stage
     from a parameter, that parameter is set, so every `${StageName}` agrees.
@@ -117,7 +147,7 @@ def read_template(
                 target = _ref_target(stage_name)
                 if isinstance(stage_name, dict) and target in (document.get("Parameters") or {}):
                     parameters.setdefault(str(target), stage)
-    resolver = _Resolver(document, parameters, gateway_url)
+    resolver = _Resolver(document, parameters, gateway_url, http_api_url)
     # Resources whose Condition is false do not exist in this deployment.
     resources = {
         logical_id: resource
@@ -222,6 +252,7 @@ def read_template(
         for logical_id, resource in resources.items()
         if resource.get("Type") == "AWS::SecretsManager::Secret"
     }
+    http_api = _http_api_model(resources, resolver)
     return TemplateModel(
         path=path,
         api_logical_id=api_id,
@@ -233,7 +264,119 @@ def read_template(
         tables=tables,
         secrets=secrets,
         parameters=resolver.parameter_values,
+        http_api=http_api,
     )
+
+
+def has_http_api_events(document: dict[str, Any]) -> bool:
+    """Whether any function of the template has an `HttpApi` event (before resolving it)."""
+    for resource in (document.get("Resources") or {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        if isinstance(events, dict) and any(
+            isinstance(event, dict) and event.get("Type") == "HttpApi" for event in events.values()
+        ):
+            return True
+    return False
+
+
+def _http_api_model(resources: dict[str, Any], resolver: _Resolver) -> HttpApiModel | None:
+    """The HTTP API served locally: every `HttpApi` event of every function, as routes."""
+    routes_by_api: dict[str, dict[str, HttpRouteModel]] = {}
+    for function, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        if not isinstance(events, dict):
+            raise TemplateError(f"function {function}: Events must be a map of events")
+        for event_id, event in events.items():
+            if not isinstance(event, dict):
+                raise TemplateError(f"function {function}, event {event_id}: not a map")
+            if event.get("Type") != "HttpApi":
+                continue
+            owner = f"function {function}, event {event_id}"
+            props = event.get("Properties") or {}
+            api = _ref_target(props.get("ApiId")) or IMPLICIT_HTTP_API
+            if api != IMPLICIT_HTTP_API and (
+                resources.get(api, {}).get("Type") != "AWS::Serverless::HttpApi"
+            ):
+                raise TemplateError(f"{owner}: ApiId {api!r} is not an AWS::Serverless::HttpApi")
+            default_auth = ((resources.get(api) or {}).get("Properties") or {}).get("Auth")
+            route = HttpRouteModel(
+                route_key=_http_route_key(props, resolver, owner),
+                function=function,
+                event=event_id,
+                timeout_ms=_http_timeout_ms(props, resolver, owner),
+                authorized=_has_authorizer(props.get("Auth"), default_auth),
+            )
+            version = str(resolver.resolve(props.get("PayloadFormatVersion", "2.0")))
+            if version != "2.0":
+                raise TemplateError(
+                    f"{owner}: PayloadFormatVersion {version} is not served locally (only 2.0)"
+                )
+            routes = routes_by_api.setdefault(api, {})
+            if route.route_key in routes:
+                other = routes[route.route_key]
+                raise TemplateError(
+                    f"{owner}: route {route.route_key!r} is already the event "
+                    f"{other.event} of {other.function}"
+                )
+            routes[route.route_key] = route
+    if not routes_by_api:
+        return None
+    if len(routes_by_api) > 1:
+        raise TemplateError(
+            "the local gateway serves one HTTP API; the HttpApi events use "
+            + ", ".join(sorted(routes_by_api))
+        )
+    ((api, routes),) = routes_by_api.items()
+    api_props = (resources[api].get("Properties") or {}) if api in resources else {}
+    stage_name = api_props.get("StageName")
+    stage = str(resolver.resolve(stage_name)) if stage_name is not None else "$default"
+    return HttpApiModel(logical_id=api, stage=stage, routes=routes)
+
+
+def _http_route_key(props: dict[str, Any], resolver: _Resolver, owner: str) -> str:
+    path = props.get("Path")
+    method = props.get("Method")
+    if path is None and method is None:
+        # As SAM does: an event with neither is the API's catch-all route.
+        return DEFAULT_ROUTE
+    if path is None or method is None:
+        raise TemplateError(f"{owner}: an HttpApi event needs both Path and Method, or neither")
+    method_text = str(resolver.resolve(method)).upper()
+    if method_text == "X-AMAZON-APIGATEWAY-ANY-METHOD":
+        method_text = ANY
+    route_key = f"{method_text} {resolver.resolve(path)}"
+    try:
+        parse_route_key(route_key)
+    except InvalidRouteKey as error:
+        raise TemplateError(f"{owner}: {error}") from None
+    return route_key
+
+
+def _http_timeout_ms(props: dict[str, Any], resolver: _Resolver, owner: str) -> int:
+    value = props.get("TimeoutInMillis")
+    if value is None:
+        return HTTP_INTEGRATION_TIMEOUT_MS
+    try:
+        timeout = int(resolver.resolve(value))
+    except (TypeError, ValueError):
+        raise TemplateError(f"{owner}: TimeoutInMillis must be a number") from None
+    if not 50 <= timeout <= HTTP_INTEGRATION_TIMEOUT_MS:
+        raise TemplateError(
+            f"{owner}: TimeoutInMillis must be between 50 and {HTTP_INTEGRATION_TIMEOUT_MS}"
+        )
+    return timeout
+
+
+def _has_authorizer(auth: Any, api_auth: Any) -> bool:
+    """Whether API Gateway runs an authorizer for the route (the event's, or the API's default)."""
+    authorizer = auth.get("Authorizer") if isinstance(auth, dict) else None
+    if authorizer is None and isinstance(api_auth, dict):
+        authorizer = api_auth.get("DefaultAuthorizer")
+    return authorizer is not None and authorizer != "NONE"
 
 
 def _optional_str(value: Any) -> str | None:
@@ -299,11 +442,16 @@ class _Resolver:
     """Evaluates intrinsic functions with local values for every reference."""
 
     def __init__(
-        self, document: dict[str, Any], overrides: dict[str, str], gateway_url: str
+        self,
+        document: dict[str, Any],
+        overrides: dict[str, str],
+        gateway_url: str,
+        http_api_url: str = "http://127.0.0.1:3000",
     ) -> None:
         self._resources: dict[str, Any] = document.get("Resources") or {}
         self._conditions: dict[str, Any] = document.get("Conditions") or {}
         self._gateway_url = gateway_url.rstrip("/")
+        self._http_api_url = http_api_url.rstrip("/")
         params: dict[str, Any] = document.get("Parameters") or {}
         unknown = set(overrides) - set(params)
         if unknown:
@@ -371,12 +519,16 @@ class _Resolver:
             return self.parameter_values[name]
         resource = self._resources.get(name)
         if resource is None:
+            if name == IMPLICIT_HTTP_API:
+                return LOCAL_HTTP_API_ID
             raise TemplateError(f"!Ref {name}: no such parameter or resource")
         kind = resource.get("Type", "")
         if kind == "AWS::DynamoDB::Table":
             return self.table_name(name)
         if kind == "AWS::ApiGatewayV2::Api":
             return LOCAL_API_ID
+        if kind == "AWS::Serverless::HttpApi":
+            return LOCAL_HTTP_API_ID
         if kind == "AWS::SecretsManager::Secret":
             # CloudFormation answers the ARN; the name works wherever an id is asked for.
             return self.secret_name(name)
@@ -384,6 +536,8 @@ class _Resolver:
 
     def _get_att(self, name: str, attribute: str) -> Any:
         resource = self._resources.get(name)
+        if resource is None and name == IMPLICIT_HTTP_API:
+            resource = {"Type": "AWS::Serverless::HttpApi"}
         if resource is None:
             raise TemplateError(f"!GetAtt {name}.{attribute}: no such resource")
         kind = resource.get("Type", "")
@@ -395,6 +549,8 @@ class _Resolver:
             return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{name}"
         if kind == "AWS::ApiGatewayV2::Api" and attribute == "ApiEndpoint":
             return self._gateway_url.replace("http", "ws", 1)
+        if kind == "AWS::Serverless::HttpApi" and attribute == "ApiEndpoint":
+            return self._http_api_url
         return f"{name}.{attribute}"
 
     def _function(self, name: str, arg: Any) -> Any:
@@ -450,7 +606,10 @@ class _Resolver:
             return str(self._ref(name))
 
         result = _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
-        # This API's own endpoints are the gateway when served locally.
+        # This API's own endpoints are the gateway when served locally, and the HTTP API's
+        # are the local HTTP API server.
         api_host = f"{LOCAL_API_ID}.execute-api.{REGION}.amazonaws.com"
+        http_api_host = f"{LOCAL_HTTP_API_ID}.execute-api.{REGION}.amazonaws.com"
+        result = result.replace(f"https://{http_api_host}", self._http_api_url)
         result = result.replace(f"https://{api_host}", self._gateway_url)
         return result.replace(f"wss://{api_host}", self._gateway_url.replace("http", "ws", 1))

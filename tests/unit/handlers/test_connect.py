@@ -7,6 +7,7 @@ token let in are who the authorizer says, whatever the query string claims.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,13 @@ CONNECTED_AT = 1795830432345  # connect.json's requestContext.connectedAt, in mi
 
 
 def by_key(items: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
+    """Items by key; a record's `recordedAt` (the time of the write) checked, then left out."""
+    found = {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
+    for (_, sk), item in found.items():
+        if sk == "META":
+            recorded = int(item.pop("recordedAt")["N"])
+            assert abs(recorded - time.time() * 1000) < 60_000, "recordedAt is when it was written"
+    return found
 
 
 EXPIRES = CONNECTED_AT // 1000 + MAX_CONNECTION_SECONDS + 300

@@ -44,6 +44,7 @@ def test_removes_everything_and_tells_each_room(stack: Stack, keys: Keys) -> Non
         ("ROOM#dev", f"CONN#{BOB}"),
         (f"USER#guest:{BOB}", f"CONN#{BOB}"),
         (f"USER#guest:{CY}", f"CONN#{CY}"),
+        ("ROOMS", "ROOM#dev"),  # the room list's entry, which expires on its own
     }
 
 
@@ -113,6 +114,7 @@ def test_a_user_leaves_a_room_with_their_last_connection(stack: Stack, items: It
         ("ROOM#lobby", f"CONN#{BOB}"),
         ("ROOM#dev", f"CONN#{BOB}"),
         ("USER#u-bob", f"CONN#{BOB}"),
+        ("ROOMS", "ROOM#dev"),
     }, "a full scan finds nothing of ada's"
 
 

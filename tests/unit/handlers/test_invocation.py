@@ -125,3 +125,30 @@ def test_the_runtime_is_built_once_per_container() -> None:
     handler(load_event("connect"), None)
     handler(load_event("join"), None)
     assert len(seen) == 2 and seen[0] is seen[1] is runtime.current()
+
+
+def test_a_malformed_event_gets_a_clear_error_and_one_line(log_lines: LogLines) -> None:
+    event = load_event("sendmessage")
+    event["requestContext"]["connectionId"] = "x" * 3000
+    response = answering(Response())(event, None)
+    assert response == {
+        "statusCode": 400,
+        "body": '{"type":"error","error":"bad_request","message":'
+        '"malformed event: requestContext.connectionId must be 1-128 printable ASCII"}',
+    }
+    warning, invocation = log_lines()
+    assert (warning["message"], warning["level"]) == ("malformed event", "WARNING")
+    assert (invocation["outcome"], invocation["connectionId"]) == ("malformed_event", "x" * 128)
+
+
+@pytest.mark.parametrize("preview", [0, 5])
+def test_the_body_is_logged_only_as_the_configured_preview(
+    preview: int, monkeypatch: pytest.MonkeyPatch, log_lines: LogLines
+) -> None:
+    monkeypatch.setenv("LOG_PREVIEW_CHARS", str(preview))
+    runtime.reset()
+    event = load_event("sendmessage")
+    answering(Response())(event, None)
+    [line] = log_lines()
+    assert line.get("bodyPreview") == (event["body"][:preview] if preview else None)
+    assert event["body"][preview:] not in json.dumps(line)
