@@ -4,7 +4,11 @@ moto's TransactWriteItems deep-copies every table it touches, once per item of t
 transaction, so it can roll back: a `$connect` into a table of 1,000 connections costs
 hundreds of milliseconds and grows with the table. Here the copy is limited to the items
 the transaction names (the only ones it can change), and those are what a failed
-transaction restores. Applied only inside the embedded DynamoDB process.
+transaction restores.
+
+moto also keeps what a server that runs for hours must not: every model instance it ever
+made, and an empty partition for every key that ever held an item. Both are dropped here.
+Applied only inside the embedded DynamoDB process.
 """
 
 from __future__ import annotations
