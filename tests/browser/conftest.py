@@ -25,9 +25,9 @@ from tests.browser.page_server import (
 )
 from tests.integration.local_gateway import (
     APP_TEMPLATE,
+    AUTHORIZER_REFUSAL,
     LocalGateway,
-    gateway_tracebacks,
-    start_gateway,
+    running_gateway,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,8 +47,6 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 #: Expectations wait this long: generous for a loaded 2-core CI machine, where they fail
 #: only if the page never gets there.
 EXPECT_TIMEOUT_MS = 10_000
-#: A refused token leaves the authorizer's `Unauthorized` traceback, as Lambda logs it.
-REFUSAL = "switchboard.handlers.authorizer.Unauthorized: Unauthorized"
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop running in the main
@@ -83,18 +81,11 @@ def artifacts() -> Path:
 def chat_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
     """The real app, as `switchboard local` runs it by default (guests allowed)."""
     stderr_path = tmp_path_factory.mktemp("browser-gateway") / "gateway.stderr"
-    gateway = start_gateway(APP_TEMPLATE, stderr_path)
-    try:
+    # A refused token leaves the authorizer's `Unauthorized` traceback, as Lambda logs it.
+    with running_gateway(
+        APP_TEMPLATE, stderr_path, expected_traceback=AUTHORIZER_REFUSAL
+    ) as gateway:
         yield gateway
-    except BaseException:
-        gateway.kill()
-        raise
-    gateway.interrupt()
-    code = gateway.wait()
-    stderr = gateway.stderr()
-    assert code == 0, f"the gateway exited with {code}; stderr:\n{stderr[-4000:]}"
-    unexpected = gateway_tracebacks(stderr, handler_file=REFUSAL)
-    assert not unexpected, "tracebacks in the gateway's stderr:\n" + "\n\n".join(unexpected)
 
 
 @pytest.fixture(scope="module")

@@ -161,11 +161,19 @@ def _described(
     return LocalGateway(process, port, stage, dynamodb, stderr_path, list(banner), http_api_url)
 
 
-def gateway_tracebacks(stderr: str, *, handler_file: str = "fixture_handlers.py") -> list[str]:
-    """Tracebacks in the gateway's stderr, except those of handlers that fail on purpose.
+#: The fixture app's handlers that fail on purpose.
+FIXTURE_HANDLERS = "fixture_handlers.py"
+#: Lambda's way to answer 401 from an authorizer is to raise `Unauthorized`, and the local
+#: worker prints that traceback as Lambda logs it; every refused token leaves one.
+AUTHORIZER_REFUSAL = "switchboard.handlers.authorizer.Unauthorized: Unauthorized"
+
+
+def gateway_tracebacks(stderr: str, *, handler_file: str | None = FIXTURE_HANDLERS) -> list[str]:
+    """Tracebacks in the gateway's stderr, except those that contain `handler_file`.
 
     Lambda logs a handler's traceback, and so does the local gateway; any other traceback
-    (the gateway's own, or one of the real app's handlers) is a bug.
+    (the gateway's own, or one of the real app's handlers) is a bug. With `handler_file`
+    None, every traceback counts.
     """
     found = []
     starts = [match.start() for match in _TRACEBACK.finditer(stderr)]
@@ -174,13 +182,15 @@ def gateway_tracebacks(stderr: str, *, handler_file: str = "fixture_handlers.py"
         # The block ends at its first unindented line after the header: the exception.
         end = next((i for i, line in enumerate(lines[1:], 1) if line and not line[0].isspace()), 0)
         block = "\n".join(lines[: end + 1])
-        if handler_file not in block:
+        if handler_file is None or handler_file not in block:
             found.append(block)
     return found
 
 
-def stop_cleanly(gateway: LocalGateway) -> None:
-    """Ctrl-C, then assert the exit was clean: code 0 and no traceback of the gateway's."""
+def stop_cleanly(
+    gateway: LocalGateway, *, expected_traceback: str | None = FIXTURE_HANDLERS
+) -> None:
+    """Ctrl-C, then assert the exit was clean: code 0 and no traceback but the expected ones."""
     if gateway.process.poll() is None:
         gateway.interrupt()
     try:
@@ -192,7 +202,7 @@ def stop_cleanly(gateway: LocalGateway) -> None:
         ) from None
     stderr = gateway.stderr()
     assert code == 0, f"the gateway exited with {code}; stderr:\n{stderr[-4000:]}"
-    tracebacks = gateway_tracebacks(stderr)
+    tracebacks = gateway_tracebacks(stderr, handler_file=expected_traceback)
     assert not tracebacks, "tracebacks in the gateway's stderr:\n" + "\n\n".join(tracebacks)
 
 
@@ -202,12 +212,16 @@ def running_gateway(
     stderr_path: Path,
     *flags: str,
     extra_env: Mapping[str, str] | None = None,
+    expected_traceback: str | None = FIXTURE_HANDLERS,
 ) -> Iterator[LocalGateway]:
-    """A gateway for the duration of the block, stopped with Ctrl-C and checked at the end."""
+    """A gateway for the duration of the block, stopped with Ctrl-C and checked at the end.
+
+    `expected_traceback`: tracebacks containing it are expected (see `gateway_tracebacks`).
+    """
     gateway = start_gateway(template, stderr_path, *flags, extra_env=extra_env)
     try:
         yield gateway
     except BaseException:
         gateway.kill()
         raise
-    stop_cleanly(gateway)
+    stop_cleanly(gateway, expected_traceback=expected_traceback)

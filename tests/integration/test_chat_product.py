@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,10 @@ from tests.integration.chat_app import (
 )
 from tests.integration.local_gateway import (
     APP_TEMPLATE,
+    AUTHORIZER_REFUSAL,
     REPO,
     LocalGateway,
-    gateway_tracebacks,
-    start_gateway,
+    running_gateway,
 )
 from tests.integration.ws_clients import client, receive_json, request, url
 from tests.support.dynamodb import items
@@ -56,31 +56,14 @@ def quiet(chat_gateway: LocalGateway) -> None:
     wait_until_no_connections(dynamodb_client(chat_gateway.dynamodb_endpoint))
 
 
-#: Lambda's way to answer 401 from an authorizer is to raise `Unauthorized`, and the local
-#: worker prints that traceback as Lambda logs it; every refused token leaves one.
-REFUSAL = "switchboard.handlers.authorizer.Unauthorized: Unauthorized"
-
-
-@contextmanager
-def refusing_gateway(stderr_path: Path, *flags: str) -> Iterator[LocalGateway]:
+def refusing_gateway(stderr_path: Path, *flags: str) -> AbstractContextManager[LocalGateway]:
     """The real app in a gateway of this module's own, stopped with Ctrl-C and checked.
 
     Refused handshakes leave the authorizer's `Unauthorized` tracebacks in the gateway's
     stderr, which the shared session gateway's check counts as bugs; so the refusals run here,
     where exactly those are expected and any other traceback still fails.
     """
-    gateway = start_gateway(APP_TEMPLATE, stderr_path, *flags)
-    try:
-        yield gateway
-    except BaseException:
-        gateway.kill()
-        raise
-    gateway.interrupt()
-    code = gateway.wait()
-    stderr = gateway.stderr()
-    assert code == 0, f"the gateway exited with {code}; stderr:\n{stderr[-4000:]}"
-    unexpected = gateway_tracebacks(stderr, handler_file=REFUSAL)
-    assert not unexpected, "tracebacks in the gateway's stderr:\n" + "\n\n".join(unexpected)
+    return running_gateway(APP_TEMPLATE, stderr_path, *flags, expected_traceback=AUTHORIZER_REFUSAL)
 
 
 @pytest.fixture(scope="module")

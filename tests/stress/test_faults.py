@@ -25,8 +25,7 @@ from tests.integration.chat_app import TABLE, invocations
 from tests.integration.local_gateway import (
     APP_TEMPLATE,
     LocalGateway,
-    gateway_tracebacks,
-    start_gateway,
+    running_gateway,
 )
 from tests.integration.ws_clients import RawWebSocket
 from tests.plugins.stress_report import Record
@@ -52,24 +51,15 @@ def chat_gateway(
     tmp_path: Path, *flags: str, expected_traceback: str | None = None
 ) -> Iterator[LocalGateway]:
     """The real app with these flags; stopped with Ctrl-C, checked for stray tracebacks."""
-    gateway = start_gateway(
+    with running_gateway(
         APP_TEMPLATE,
         tmp_path / "gateway.stderr",
         "--integration-timeout",
         "29",
         *flags,
-    )
-    try:
+        expected_traceback=expected_traceback,
+    ) as gateway:
         yield gateway
-    except BaseException:
-        gateway.kill()
-        raise
-    gateway.interrupt()
-    code = gateway.wait()
-    stderr = gateway.stderr()
-    assert code == 0, f"the gateway exited with {code}; stderr:\n{stderr[-4000:]}"
-    stray = gateway_tracebacks(stderr, handler_file=expected_traceback or "\0")
-    assert not stray, "tracebacks in the gateway's stderr:\n" + "\n\n".join(stray)
 
 
 def unique(prefix: str) -> str:
