@@ -1,28 +1,36 @@
 """Fan-out through the `@connections` management API, concurrently and with honest counts.
 
-A room of N members costs about N x latency / concurrency. A `GoneException` (410) means the
-recipient is stale: its records are deleted (never the sender's) and it is counted as pruned.
-API Gateway also answers 410 for a connection still in its handshake (its `$connect` has
-written its records but not returned), so the records of a recipient written in the last few
-seconds are kept (it is counted as pruned all the same: it was not reached); if it has
-really gone, its `$disconnect`, a later broadcast or TTL removes them.
-`LimitExceededException` (429) is retried with bounded backoff. Any other error is logged with
-the connection id, counted as failed, and never stops the rest of the broadcast.
+A room of N members costs about N x latency / concurrency. How many posts are in flight at
+once is learned from the broadcasts before (fanout_pace): enough to hide the network's
+wait, at most `concurrency`; against an endpoint that answers at once, one at a time.
+
+A `GoneException` (410) means the recipient is stale: its records are deleted (never the
+sender's) and it is counted as pruned. API Gateway also answers 410 for a connection still
+in its handshake (its `$connect` has written its records but not returned), so the records
+of a recipient written in the last few seconds are kept (it is counted as pruned all the
+same: it was not reached); if it has really gone, its `$disconnect`, a later broadcast or
+TTL removes them. `LimitExceededException` (429) is retried with bounded backoff. Any other
+error is logged with the connection id, counted as failed, and never stops the rest of the
+broadcast.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
+from time import perf_counter, process_time
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard import protocol
+from switchboard.fanout_pace import FanoutPace
 from switchboard.store import Store
 
 if TYPE_CHECKING:
@@ -60,8 +68,32 @@ class FanoutResult:
         return self.delivered + self.pruned + self.failed
 
 
+class _Recipients:
+    """The ids still to post to, shared by the threads of one broadcast (the sender skipped)."""
+
+    def __init__(self, connection_ids: Iterable[str], sender: str | None) -> None:
+        self._ids: Iterator[str] = iter(connection_ids)
+        self._sender = sender
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def next(self) -> str | None:
+        # Under the lock: the iterator may be a Query being paged through.
+        with self._lock:
+            if self._stopped:
+                return None
+            for connection_id in self._ids:
+                if connection_id != self._sender:
+                    return connection_id
+            return None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+
+
 class Broadcaster:
-    """Posts one payload to many connections through a bounded thread pool."""
+    """Posts one payload to many connections, a learned number of them at a time."""
 
     def __init__(
         self,
@@ -74,7 +106,11 @@ class Broadcaster:
         self._api = management
         self._store = store
         self._retry_delays = retry_delays
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fanout")
+        self.pace = FanoutPace(concurrency)
+        # The calling thread posts too: the pool holds the others.
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, concurrency - 1), thread_name_prefix="fanout"
+        )
 
     def post(self, connection_id: str, payload: bytes) -> Outcome:
         """Deliver to one connection, retrying throttling; never raises for AWS errors."""
@@ -102,22 +138,55 @@ class Broadcaster:
         self, connection_ids: Iterable[str], payload: bytes, *, sender: str | None = None
     ) -> FanoutResult:
         """Post to every id (the sender excluded), pruning the gone ones."""
-        futures: list[Future[Outcome]] = [
-            self._pool.submit(self._deliver, connection_id, payload, sender)
-            for connection_id in connection_ids
-            if connection_id != sender
+        recipients = _Recipients(connection_ids, sender)
+        in_flight = self.pace.in_flight
+        started, cpu_started = perf_counter(), process_time()
+        helpers = [
+            self._pool.submit(self._drain, recipients, payload, sender)
+            for _ in range(in_flight - 1)
         ]
-        outcomes = [future.result() for future in futures]
+        outcomes: list[Outcome] = []
+        try:
+            outcomes += self._drain(recipients, payload, sender)
+        finally:
+            recipients.stop()  # on an error here, the helpers stop at their next post
+            for helper in helpers:
+                outcomes += helper.result()
+        self.pace.record(
+            len(outcomes),
+            in_flight,
+            perf_counter() - started,
+            process_time() - cpu_started,
+        )
         return FanoutResult(
             delivered=outcomes.count(Outcome.DELIVERED),
             pruned=outcomes.count(Outcome.GONE) + outcomes.count(Outcome.CONNECTING),
             failed=outcomes.count(Outcome.FAILED),
         )
 
-    def to_room(self, room: str, payload: bytes, *, sender: str | None = None) -> FanoutResult:
-        """Post to every member of the room but the sender, page by page."""
-        ids = (cid for page in self._store.room_connection_pages(room) for cid in page)
+    def to_room(
+        self,
+        room: str,
+        payload: bytes,
+        *,
+        sender: str | None = None,
+        first_page: list[str] | None = None,
+        pages: Iterable[list[str]] | None = None,
+    ) -> FanoutResult:
+        """Post to every member of the room but the sender, page by page.
+
+        `first_page` and `pages`: a Query of the members the caller has already started.
+        """
+        if pages is None:
+            pages = self._store.room_connection_pages(room)
+        ids = chain(first_page or (), chain.from_iterable(pages))
         return self.send(ids, payload, sender=sender)
+
+    def _drain(self, recipients: _Recipients, payload: bytes, sender: str | None) -> list[Outcome]:
+        outcomes = []
+        while (connection_id := recipients.next()) is not None:
+            outcomes.append(self._deliver(connection_id, payload, sender))
+        return outcomes
 
     def _deliver(self, connection_id: str, payload: bytes, sender: str | None) -> Outcome:
         outcome = self.post(connection_id, payload)

@@ -92,11 +92,11 @@ def test_history_is_stored_while_the_fan_out_runs(
         append(self, message)
 
     def to_room_meeting_the_store(
-        self: Broadcaster, room: str, payload: bytes, *, sender: str | None = None
+        self: Broadcaster, room: str, payload: bytes, **kwargs: Any
     ) -> FanoutResult:
         fanning_out.set()
         overlapped["fan-out saw the storing"] = storing.wait(OVERLAP_SECONDS)
-        return to_room(self, room, payload, sender=sender)
+        return to_room(self, room, payload, **kwargs)
 
     monkeypatch.setattr(History, "append", append_meeting_the_fan_out)
     monkeypatch.setattr(Broadcaster, "to_room", to_room_meeting_the_store)

@@ -189,7 +189,10 @@ class LocalStack:
             for name in sorted(used)
         }
         self.gateway = Gateway(model, self.pools, options)
-        await self.gateway.start(listener)
+        # The functions' @connections calls take a Unix socket to the same gateway.
+        unix_socket = self.spawner.socket_path("gateway.sock")
+        self.spawner.unix_sockets[base_url] = unix_socket
+        await self.gateway.start(listener, unix_socket)
         if model.http_api is not None and http_listener is not None:
             self.http_api = HttpApiServer(model.http_api, model.functions, self.pools)
             await self.http_api.start(http_listener)

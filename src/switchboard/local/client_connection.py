@@ -57,6 +57,7 @@ class ClientConnection:
         self.ending: Ending | None = None
         self._fragments: list[bytes] = []
         self._fragment_opcode: Opcode | None = None
+        self._flush_scheduled = False
 
     @property
     def connection_id(self) -> str:
@@ -94,6 +95,28 @@ class ClientConnection:
         else:
             self.protocol.send_text(payload)
         self.touch()
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Write the frame once the current callback is done, keeping frames in order.
+
+        A `@connections` POST is answered as soon as the message is accepted (the service
+        delivers asynchronously too), so the fan-out loop waiting on that answer is not also
+        waiting on a socket write to the recipient: the write is one of the two syscalls of
+        each POST. Any other flush in between writes everything queued, in order.
+        """
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
         self.flush()
 
     def close(self, ending: Ending) -> None:

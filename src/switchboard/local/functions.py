@@ -52,6 +52,12 @@ class Spawner:
             int, asyncio.Future[tuple[int, asyncio.StreamReader, asyncio.StreamWriter]]
         ] = {}
         self._ids = itertools.count(1)
+        #: Origins (the gateway's `http://host:port`) that processes reach on a Unix socket.
+        self.unix_sockets: dict[str, str] = {}
+
+    def socket_path(self, name: str) -> str:
+        """A path for another Unix socket, in the directory removed at stop."""
+        return os.path.join(self._directory, name)
 
     async def start(self) -> None:
         self._server = await asyncio.start_unix_server(
@@ -75,6 +81,7 @@ class Spawner:
             "handler": model.handler,
             "code_dir": str(model.code_dir),
             "env": env,
+            "unix_sockets": self.unix_sockets,
         }
         zygote.stdin.write(json.dumps(request).encode() + b"\n")
         try:

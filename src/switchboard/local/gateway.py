@@ -51,6 +51,7 @@ from switchboard.local.http11 import (
     read_head,
     response_bytes,
 )
+from switchboard.local.local_calls import LocalCallsProtocol
 from switchboard.local.management_api import HttpAnswer, ManagementApi, is_management_path
 from switchboard.local.routing import select_route
 from switchboard.local.template_model import LOCAL_API_ID, TemplateModel
@@ -93,6 +94,8 @@ class Gateway:
             vanish=self._vanish,
         )
         self._server: asyncio.Server | None = None
+        self._unix_server: asyncio.Server | None = None
+        self._local_calls: set[asyncio.Transport] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http_tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -101,7 +104,11 @@ class Gateway:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, listener: socket.socket | None = None) -> None:
+    async def start(
+        self, listener: socket.socket | None = None, unix_socket: str | None = None
+    ) -> None:
+        """Serve on `listener` (or the options' host and port), and on `unix_socket` too: the
+        path the local functions' `@connections` calls take (see lean_transport)."""
         if listener is not None:
             self._server = await asyncio.start_server(
                 self._serve_client, sock=listener, limit=256 * 1024
@@ -115,6 +122,14 @@ class Gateway:
                 backlog=1024,
             )
         self.port = self._server.sockets[0].getsockname()[1]
+        if unix_socket is not None:
+            self._unix_server = await asyncio.get_running_loop().create_unix_server(
+                lambda: LocalCallsProtocol(
+                    self.management, lambda: self._closing, self._local_calls
+                ),
+                unix_socket,
+                backlog=1024,
+            )
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     async def stop(self) -> None:
@@ -137,10 +152,13 @@ class Gateway:
         for task in [*self._tasks, *self._http_tasks]:
             if task is not current:
                 task.cancel()
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), timeout=2)
+        for transport in list(self._local_calls):
+            transport.close()
+        for server in (self._server, self._unix_server):
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), timeout=2)
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -68,6 +68,10 @@ class ManagementApi:
     async def handle(self, request: HttpRequest) -> HttpAnswer:
         if self.latency:
             await asyncio.sleep(self.latency)
+        return self.answer(request)
+
+    def answer(self, request: HttpRequest) -> HttpAnswer:
+        """The answer, at once (`handle` adds the simulated latency)."""
         match = _PATH.match(request.path)
         if match is None or (match.group("stage") not in (None, self._stage)):
             return error(403, "ForbiddenException", "Forbidden")

@@ -62,13 +62,14 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
 warm_loader: Any = None
 
 
-def lighten_management_calls() -> None:
+def lighten_management_calls(unix_sockets: dict[str, str] | None = None) -> None:
     """Make `@connections` calls cheap: unsigned, over the lean transport.
 
     The local gateway does not verify SigV4, and signing is about a third of the CPU a
     `post_to_connection` costs; urllib3 is most of the rest (see lean_transport). Fan-out
     makes hundreds of these calls per message. Only the default boto3 session is changed,
     before the handler is imported; every other service is signed and sent as in AWS.
+    `unix_sockets` maps the gateway's origin to the Unix socket it also listens on.
     """
     try:
         import boto3  # noqa: PLC0415 - only when the function uses boto3 at all
@@ -84,13 +85,19 @@ def lighten_management_calls() -> None:
     assert boto3.DEFAULT_SESSION is not None
     events = boto3.DEFAULT_SESSION.events
     events.register("choose-signer.apigatewaymanagementapi", lambda **_: botocore.UNSIGNED)
-    transport: Any = LeanTransport()  # the stubs type handlers as returning None
+    transport: Any = LeanTransport(unix_sockets)  # the stubs type handlers as returning None
     events.register("before-send.apigatewaymanagementapi", transport)
 
 
-def serve(handler_spec: str, code_dir: str, requests: IO[bytes], answers: IO[bytes]) -> None:
+def serve(
+    handler_spec: str,
+    code_dir: str,
+    requests: IO[bytes],
+    answers: IO[bytes],
+    unix_sockets: dict[str, str] | None = None,
+) -> None:
     sys.path.insert(0, code_dir)
-    lighten_management_calls()
+    lighten_management_calls(unix_sockets)
     init_error: dict[str, Any] | None = None
     handler: Callable[[Any, Any], Any] | None = None
     try:

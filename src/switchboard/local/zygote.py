@@ -7,9 +7,9 @@ nothing of the handler is imported before the fork, so module globals start empt
 function sees another's environment.
 
 Run as `python -m switchboard.local.zygote SOCKET`. Spawn requests arrive on stdin, one
-JSON object per line (`id`, `handler`, `code_dir`, `env`). Each child connects to the
-gateway's Unix socket, says `{"id", "pid"}`, and then speaks the worker protocol there.
-The zygote exits when its stdin closes.
+JSON object per line (`id`, `handler`, `code_dir`, `env`, `unix_sockets`). Each child
+connects to the gateway's Unix socket, says `{"id", "pid"}`, and then speaks the worker
+protocol there. The zygote exits when its stdin closes.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def child(request: dict[str, Any], socket_path: str) -> None:
             request["code_dir"],
             connection.makefile("rb"),
             connection.makefile("wb"),
+            request.get("unix_sockets"),
         )
     except BaseException:
         import traceback  # noqa: PLC0415

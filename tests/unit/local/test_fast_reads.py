@@ -14,7 +14,7 @@ from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from switchboard.local.fast_query import fast_query
+from switchboard.local.fast_reads import fast_query
 
 TABLE = "fast"
 
