@@ -57,8 +57,10 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
     match = _KEY_CONDITION.match(expression)
     if match is None:
         return None
-    names: dict[str, str] = body.get("ExpressionAttributeNames") or {}
-    values: dict[str, Any] = body.get("ExpressionAttributeValues") or {}
+    maps = _expression_maps(body)
+    if maps is None:
+        return None
+    names, values = maps
     hash_name, hash_value, prefix_name, prefix_value, eq_name, eq_value = match.groups()
 
     def name(token: str) -> str | None:
@@ -85,8 +87,13 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
         or (prefix_name and range_key.type not in ("S", "B"))
     ):
         return None
-    understood, projection = _projection(body.get("ProjectionExpression"), names)
+    understood, projection, projected_names = _projection(body.get("ProjectionExpression"), names)
     if not understood:
+        return None
+    # DynamoDB refuses names and values that no expression uses: leave that to moto.
+    used_names = {t for t in (hash_name, range_name) if t and t.startswith("#")}
+    used_values = {t for t in (hash_value, range_token) if t}
+    if set(names) != used_names | projected_names or set(values) != used_values:
         return None
     limit = body.get("Limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
@@ -116,7 +123,7 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
     size = 0
     last_key = None
     for position, item in enumerate(candidates):
-        item_size = item.size()
+        item_size = _item_size(item)
         if (limit is not None and len(items) == limit) or size + item_size > RESULT_SIZE_LIMIT:
             previous = candidates[position - 1]
             last_key = {
@@ -169,16 +176,13 @@ def fast_get_item(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
             return None
         parts.append(DynamoType(raw))
     names = body.get("ExpressionAttributeNames")
-    expression = body.get("ProjectionExpression")
-    if names is not None and (
-        not isinstance(names, dict)
-        or not isinstance(expression, str)
-        or any(name not in expression for name in names)
-    ):
-        return None  # unused or malformed names: moto's ValidationException
-    understood, projection = _projection(expression, names or {})
-    if not understood:
-        return None
+    if names is not None and (not isinstance(names, dict) or not names):
+        return None  # malformed or empty: moto's ValidationException
+    understood, projection, projected_names = _projection(
+        body.get("ProjectionExpression"), names or {}
+    )
+    if not understood or set(names or {}) != projected_names:
+        return None  # unused names too: moto's ValidationException
     partition = table.items.get(parts[0])
     # A table with a sort key keeps a dict of items per partition; without, the item itself.
     item = partition.get(parts[1]) if partition is not None and len(parts) == 2 else partition
@@ -196,21 +200,59 @@ def _attributes(item: Any, projection: list[str] | None) -> dict[str, Any]:
     return {k: full[k] for k in projection if k in full}
 
 
+def _expression_maps(body: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]] | None:
+    """ExpressionAttributeNames and -Values, or None for moto to refuse (not maps, or empty)."""
+    names = body.get("ExpressionAttributeNames", {})
+    values = body.get("ExpressionAttributeValues", {})
+    if not isinstance(names, dict) or not isinstance(values, dict):
+        return None
+    if ("ExpressionAttributeNames" in body and not names) or (
+        "ExpressionAttributeValues" in body and not values
+    ):
+        return None
+    return names, values
+
+
+def _item_size(item: Any) -> int:
+    """moto's `Item.size()`, with string attributes (most of a chat's) counted inline.
+
+    moto dispatches every attribute through five type checks; a Query of a 500-member room
+    spent most of its time here, measuring items against the 1 MB page limit.
+    """
+    total = 0
+    for name, value in item.attrs.items():
+        total += len(name.encode())
+        if value.type == "S":
+            total += len(value.value.encode())
+        else:
+            total += value.size()
+    return total
+
+
 def _nested(value: DynamoType) -> bool:
     return isinstance(value.value, (dict, list))
 
 
-def _projection(expression: Any, names: dict[str, str]) -> tuple[bool, list[str] | None]:
-    """(understood, top-level names or None for all); not understood: moto handles it."""
+def _projection(expression: Any, names: dict[str, str]) -> tuple[bool, list[str] | None, set[str]]:
+    """(understood, top-level attributes or None for all, the `#name` tokens it uses).
+
+    Not understood (moto answers): anything but top-level names, a reserved word, an
+    undefined `#name`, or one attribute twice (DynamoDB: "Two document paths overlap").
+    """
     if expression is None:
-        return True, None
+        return True, None, set()
     if not isinstance(expression, str):
-        return False, None
-    result = []
+        return False, None, set()
+    result: list[str] = []
+    tokens: set[str] = set()
     for part in expression.split(","):
         token = part.strip()
         resolved = names.get(token) if token.startswith("#") else token
         if not _PROJECTED_NAME.match(token) or resolved is None or token.upper() in _RESERVED:
-            return False, None
+            return False, None, set()
+        if resolved in result:
+            return False, None, set()
         result.append(resolved)
-    return True, result
+        if token.startswith("#"):
+            tokens.add(token)
+    return True, result, tokens

@@ -1,0 +1,222 @@
+"""The broadcaster paces itself: one post at a time when CPU-bound, many when waiting.
+
+The management client is a fake with the real client's exception classes: what it does per
+post (burn CPU, or sleep as a network wait would) is what the pacing must tell apart, and it
+records which thread made each post and how many were under way at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+import pytest
+
+from switchboard.broadcast import Broadcaster, FanoutResult
+from switchboard.store import Store
+from tests.support.events import connection_id
+from tests.unit.conftest import MANAGEMENT_ENDPOINT
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi.client import ApiGatewayManagementApiClient
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+PAYLOAD = b'{"type":"message","data":"hi"}'
+SENDER = connection_id(1)
+CONCURRENCY = 8
+#: What a post costs boto3 in CPU, and a short network wait.
+CPU_PER_POST = 0.0003
+WAIT_PER_POST = 0.005
+CPU_BOUND_ATTEMPTS = 5
+
+
+class Boom(Exception):
+    """Not an AWS error: the broadcaster must not swallow it."""
+
+
+class FakeManagementClient:
+    """`post_to_connection` that burns CPU or waits, recording who posted and how many at once."""
+
+    def __init__(self, exceptions: Any, *, cpu: float = 0.0, wait: float = 0.0) -> None:
+        self.exceptions = exceptions
+        self._cpu = cpu
+        self._wait = wait
+        self._lock = threading.Lock()
+        self._under_way = 0
+        self.most_at_once = 0
+        self.posts: list[tuple[str, int]] = []  # (connection id, thread ident)
+        self.raise_in: Any = None  # a predicate on the thread ident: raise Boom there, once
+
+    def post_to_connection(self, ConnectionId: str, Data: bytes) -> None:
+        thread = threading.get_ident()
+        with self._lock:
+            self.posts.append((ConnectionId, thread))
+            self._under_way += 1
+            self.most_at_once = max(self.most_at_once, self._under_way)
+            fail = self.raise_in is not None and self.raise_in(thread)
+            if fail:
+                self.raise_in = None
+        try:
+            if fail:
+                raise Boom(ConnectionId)
+            if self._cpu:
+                deadline = time.perf_counter() + self._cpu
+                while time.perf_counter() < deadline:
+                    pass
+            if self._wait:
+                time.sleep(self._wait)
+        finally:
+            with self._lock:
+                self._under_way -= 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.posts.clear()
+            self.most_at_once = 0
+
+    def posted_ids(self) -> Counter[str]:
+        with self._lock:
+            return Counter(cid for cid, _ in self.posts)
+
+    def threads(self) -> set[int]:
+        with self._lock:
+            return {thread for _, thread in self.posts}
+
+
+@pytest.fixture(scope="module")
+def exceptions() -> Any:
+    """The exception classes of a real `apigatewaymanagementapi` client."""
+    real = boto3.client(
+        "apigatewaymanagementapi", endpoint_url=MANAGEMENT_ENDPOINT, region_name="us-east-1"
+    )
+    return real.exceptions
+
+
+@pytest.fixture
+def store(db: DynamoDBClient, table: str) -> Store:
+    return Store(db, table)
+
+
+def broadcaster(fake: FakeManagementClient, store: Store) -> Broadcaster:
+    client = cast("ApiGatewayManagementApiClient", fake)
+    return Broadcaster(client, store, concurrency=CONCURRENCY)
+
+
+def ids(count: int) -> list[str]:
+    return [connection_id(n) for n in range(2, count + 2)]
+
+
+def test_a_cpu_bound_fan_out_drops_to_one_post_at_a_time(exceptions: Any, store: Store) -> None:
+    recipients = ids(48)
+    # The pace compares this process's CPU with the wall time: on a machine shared with
+    # other busy processes, time spent descheduled reads as waiting. A fresh broadcaster
+    # (nothing measured yet) is tried a few times; one that never drops to 1 fails.
+    for _ in range(CPU_BOUND_ATTEMPTS):
+        fake = FakeManagementClient(exceptions, cpu=CPU_PER_POST)
+        fanout = broadcaster(fake, store)
+        assert fanout.pace.in_flight == CONCURRENCY, "nothing measured yet: the limit"
+        assert fanout.send(recipients, PAYLOAD) == FanoutResult(delivered=48)
+        if fanout.pace.in_flight == 1:
+            break
+    else:
+        pytest.fail(f"still {fanout.pace.in_flight} in flight after a CPU-bound broadcast")
+    fake.reset()
+    assert fanout.send(recipients, PAYLOAD) == FanoutResult(delivered=48)
+    assert fake.threads() == {threading.get_ident()}, "only the calling thread posts"
+    assert fake.most_at_once == 1
+    assert fake.posted_ids() == Counter(recipients)
+
+
+def test_a_waiting_fan_out_keeps_its_posts_overlapping(exceptions: Any, store: Store) -> None:
+    fake = FakeManagementClient(exceptions, wait=WAIT_PER_POST)
+    fanout = broadcaster(fake, store)
+    recipients = ids(64)
+    assert fanout.send(recipients, PAYLOAD) == FanoutResult(delivered=64)
+    assert fanout.pace.in_flight == CONCURRENCY
+    fake.reset()
+    assert fanout.send(recipients, PAYLOAD) == FanoutResult(delivered=64)
+    assert fake.most_at_once > 1
+    assert len(fake.threads()) > 1
+    assert fanout.pace.in_flight == CONCURRENCY
+
+
+def pages_of(connection_ids: list[str], size: int) -> Iterator[list[str]]:
+    """A room's members as a paged Query yields them, each page after a round trip (which
+    lets the other threads run while the generator is in the middle of a `next`)."""
+    for start in range(0, len(connection_ids), size):
+        time.sleep(0.002)
+        yield connection_ids[start : start + size]
+
+
+@pytest.mark.parametrize("one_at_a_time", [False, True], ids=["in-flight-8", "in-flight-1"])
+@pytest.mark.parametrize("source", ["list", "generator", "pages"])
+def test_every_id_is_posted_once_and_the_sender_never(
+    exceptions: Any, store: Store, source: str, one_at_a_time: bool
+) -> None:
+    fake = FakeManagementClient(exceptions, wait=0.0005)
+    fanout = broadcaster(fake, store)
+    if one_at_a_time:
+        fanout.pace.record(100, CONCURRENCY, wall=1.0, cpu=1.0)  # as after a CPU-bound one
+    expected_in_flight = 1 if one_at_a_time else CONCURRENCY
+    assert fanout.pace.in_flight == expected_in_flight
+    others = ids(150)
+    members = [*others[:70], SENDER, *others[70:]]
+    if source == "list":
+        result = fanout.send(members, PAYLOAD, sender=SENDER)
+    elif source == "generator":
+        result = fanout.send(
+            (cid for page in pages_of(members, 25) for cid in page), PAYLOAD, sender=SENDER
+        )
+    else:
+        pages = pages_of(members, 25)
+        result = fanout.to_room(
+            "lobby", PAYLOAD, sender=SENDER, first_page=next(pages), pages=pages
+        )
+    assert result == FanoutResult(delivered=150)
+    assert fake.posted_ids() == Counter(others)
+    if one_at_a_time:
+        assert fake.threads() == {threading.get_ident()}
+    else:
+        assert len(fake.threads()) > 1, "the helpers posted too"
+
+
+def settled_posts(fake: FakeManagementClient, quiet: float = 0.1, timeout: float = 5.0) -> int:
+    """The number of posts once none has been made for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    count = len(fake.posts)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = len(fake.posts)
+        if now == count:
+            return count
+        count = now
+    raise AssertionError(f"posts still being made {timeout} s after send() returned")
+
+
+@pytest.mark.parametrize("raised_by", ["caller", "helper"])
+def test_an_unexpected_error_propagates_and_the_helpers_stop(
+    exceptions: Any, store: Store, raised_by: str
+) -> None:
+    fake = FakeManagementClient(exceptions, wait=0.002)
+    fanout = broadcaster(fake, store)
+    caller = threading.get_ident()
+    fake.raise_in = (lambda t: t == caller) if raised_by == "caller" else (lambda t: t != caller)
+    recipients = ids(500)
+    with pytest.raises(Boom):
+        fanout.send(recipients, PAYLOAD)
+    at_raise = len(fake.posts)
+    posted = settled_posts(fake)
+    time.sleep(0.1)
+    assert len(fake.posts) == posted, "a helper went on posting after it settled"
+    assert max(fake.posted_ids().values()) == 1
+    # An error in a helper stops that helper only: the others and the caller take the
+    # rest of the ids, and send() raises it once they are all taken.
+    if raised_by == "caller":
+        # send() waited for the helpers, which stopped at their next post: a handful of
+        # posts, never the rest of the room, and none after send() raised.
+        assert posted == at_raise
+        assert posted < len(recipients) / 2
