@@ -708,7 +708,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 50 clients, 5 sends")
     parser.add_argument("--concurrency", type=int, default=50, help="handshakes at a time")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed sends before timing")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=6,
+        help="untimed sends before timing (a warm container: the fan-out has learned its pace)",
+    )
     parser.add_argument(
         "--management-latency-ms", type=float, default=0.0, help="simulated @connections latency"
     )

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from time import perf_counter, process_time
 from typing import TYPE_CHECKING
 
@@ -107,6 +107,8 @@ class Broadcaster:
         self._store = store
         self._retry_delays = retry_delays
         self.pace = FanoutPace(concurrency)
+        #: Helper tasks submitted so far (tests and diagnostics).
+        self.helpers_started = 0
         # The calling thread posts too: the pool holds the others.
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, concurrency - 1), thread_name_prefix="fanout"
@@ -138,20 +140,35 @@ class Broadcaster:
         self, connection_ids: Iterable[str], payload: bytes, *, sender: str | None = None
     ) -> FanoutResult:
         """Post to every id (the sender excluded), pruning the gone ones."""
-        recipients = _Recipients(connection_ids, sender)
         in_flight = self.pace.in_flight
         started, cpu_started = perf_counter(), process_time()
+        ids = iter(connection_ids)
+        # As many helpers as there are ids to share, at most: a direct message or a small
+        # room is posted by the calling thread alone, with no tasks queued for nothing.
+        ahead = list(islice((cid for cid in ids if cid != sender), in_flight))
+        recipients = _Recipients(chain(ahead, ids), sender)
         helpers = [
             self._pool.submit(self._drain, recipients, payload, sender)
-            for _ in range(in_flight - 1)
+            for _ in range(len(ahead) - 1)
         ]
+        self.helpers_started += len(helpers)
         outcomes: list[Outcome] = []
+        errors: list[BaseException] = []
         try:
             outcomes += self._drain(recipients, payload, sender)
         finally:
             recipients.stop()  # on an error here, the helpers stop at their next post
             for helper in helpers:
-                outcomes += helper.result()
+                # One still queued (behind another broadcast's helpers, on a shared pool)
+                # has nothing left to post: it is dropped rather than waited for.
+                if helper.cancel():
+                    continue
+                try:
+                    outcomes += helper.result()
+                except Exception as error:
+                    errors.append(error)
+        if errors:
+            raise errors[0]
         self.pace.record(
             len(outcomes),
             in_flight,
@@ -164,22 +181,9 @@ class Broadcaster:
             failed=outcomes.count(Outcome.FAILED),
         )
 
-    def to_room(
-        self,
-        room: str,
-        payload: bytes,
-        *,
-        sender: str | None = None,
-        first_page: list[str] | None = None,
-        pages: Iterable[list[str]] | None = None,
-    ) -> FanoutResult:
-        """Post to every member of the room but the sender, page by page.
-
-        `first_page` and `pages`: a Query of the members the caller has already started.
-        """
-        if pages is None:
-            pages = self._store.room_connection_pages(room)
-        ids = chain(first_page or (), chain.from_iterable(pages))
+    def to_room(self, room: str, payload: bytes, *, sender: str | None = None) -> FanoutResult:
+        """Post to every member of the room but the sender, page by page."""
+        ids = chain.from_iterable(self._store.room_connection_pages(room))
         return self.send(ids, payload, sender=sender)
 
     def _drain(self, recipients: _Recipients, payload: bytes, sender: str | None) -> list[Outcome]:

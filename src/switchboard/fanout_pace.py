@@ -8,15 +8,17 @@ about 60% more CPU per post than one did against a local endpoint that answers i
 By Little's law the CPU stays busy with `ceil(1 + wait / cpu)` posts in flight; that is the
 aim, at most FANOUT_CONCURRENCY, re-judged after each broadcast big enough to measure:
 
-- CPU at least 90% of the wall time: the CPU, not the wait, was the limit, and the wait
-  seen may be GIL queueing: the next broadcast runs one post at a time, which measures
-  the wait as it is;
-- CPU at least 75%: near the limit; keep the number;
-- otherwise the wait per post follows from the wall time, the CPU and how many were in
-  flight (`wait = in_flight * wall / posts - cpu / posts`), and sets the aim.
+- CPU under 75% of the wall time: the wait was the limit, and it can be measured:
+  `wait = in_flight * wall / posts - cpu / posts`. The aim follows from it, and the
+  ratio of wait to CPU is remembered.
+- CPU at 75-90%: near the limit; keep the number.
+- CPU at 90% or more: the CPU was the limit, and the wait seen may be GIL queueing. With a
+  ratio remembered, keep the number, or come down to the aim if above it (never below it:
+  at the aim the CPU is meant to be busy). With none yet, halve, until a broadcast is not
+  CPU-bound and the wait can be measured.
 
 A container's first broadcast runs at the cap: nothing has been measured yet, and in AWS,
-where the wait is tens of times the CPU, that is what the next ones choose too.
+where the wait is many times the CPU, the aim is at or near it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import threading
 
 #: Fewer posts than this say too little about the wait to change course.
 MIN_SAMPLE = 8
-#: CPU over wall time at or above which the CPU was the limit: probe one at a time.
+#: CPU over wall time at or above which the CPU was the limit.
 CPU_BOUND = 0.9
 #: CPU over wall time at or above which the number in flight is kept as it is.
 NEAR_CPU_BOUND = 0.75
@@ -40,6 +42,8 @@ class FanoutPace:
             raise ValueError("the limit must be at least 1")
         self.limit = limit
         self._in_flight = limit
+        #: Wait over CPU per post, from the last broadcast that was not CPU-bound.
+        self._wait_per_cpu: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -52,14 +56,22 @@ class FanoutPace:
         if posts < MIN_SAMPLE or wall <= 0:
             return
         cpu_per_post = cpu / posts
-        if cpu_per_post <= 0:
-            wanted = self.limit  # no CPU measured at all: only the wait counts
-        elif cpu >= CPU_BOUND * wall:
-            wanted = 1
-        elif cpu >= NEAR_CPU_BOUND * wall:
-            wanted = in_flight
-        else:
-            wait_per_post = max(0.0, in_flight * wall / posts - cpu_per_post)
-            wanted = math.ceil(1 + wait_per_post / cpu_per_post)
         with self._lock:
+            if cpu_per_post <= 0:
+                wanted = self.limit  # no CPU measured at all: only the wait counts
+            elif cpu >= CPU_BOUND * wall:
+                if self._wait_per_cpu is None:
+                    wanted = in_flight // 2
+                else:
+                    wanted = min(in_flight, self._aim(self._wait_per_cpu))
+            elif cpu >= NEAR_CPU_BOUND * wall:
+                wanted = in_flight
+            else:
+                wait_per_post = max(0.0, in_flight * wall / posts - cpu_per_post)
+                self._wait_per_cpu = wait_per_post / cpu_per_post
+                wanted = self._aim(self._wait_per_cpu)
             self._in_flight = max(1, min(self.limit, wanted))
+
+    @staticmethod
+    def _aim(wait_per_cpu: float) -> int:
+        return math.ceil(1 + wait_per_cpu)

@@ -52,14 +52,8 @@ def send_to_room(
     """Deliver to every member (but `exclude`) and store it in the room's history."""
     message = room_message(room, sender, data)
     payload = encode_deliverable(message)
-    # The first page of members before the history write: the first delivery waits on that
-    # Query alone, and the write then runs beside the posts, which take longer.
-    pages = rt.store.room_connection_pages(room)
-    first_page = next(pages, [])
     storing = rt.in_background(lambda: rt.history.append(message))
-    result = rt.broadcaster(endpoint).to_room(
-        room, payload, sender=exclude, first_page=first_page, pages=pages
-    )
+    result = rt.broadcaster(endpoint).to_room(room, payload, sender=exclude)
     try:
         storing.result()
         stored = rt.history.enabled

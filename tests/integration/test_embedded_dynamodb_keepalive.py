@@ -186,3 +186,18 @@ def test_boto3_makes_twenty_calls_on_one_connection(
     finally:
         client.close()
     assert opened == [("127.0.0.1", port)], f"{len(opened)} connections for 20 calls"
+
+
+@pytest.mark.parametrize("declared", ["-1", "abc", "1e3"])
+def test_an_unreadable_content_length_is_refused_and_closes(port: int, declared: str) -> None:
+    """Not a traceback, nor `-1` reading until the client gives up: 400, then closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"X-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+            b"Content-Length: " + declared.encode() + b"\r\n\r\n{}"
+        )
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]

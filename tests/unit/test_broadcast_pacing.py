@@ -110,20 +110,24 @@ def ids(count: int) -> list[str]:
     return [connection_id(n) for n in range(2, count + 2)]
 
 
-def test_a_cpu_bound_fan_out_drops_to_one_post_at_a_time(exceptions: Any, store: Store) -> None:
+def test_a_cpu_bound_fan_out_comes_down_to_one_post_at_a_time(
+    exceptions: Any, store: Store
+) -> None:
     recipients = ids(48)
     # The pace compares this process's CPU with the wall time: on a machine shared with
     # other busy processes, time spent descheduled reads as waiting. A fresh broadcaster
-    # (nothing measured yet) is tried a few times; one that never drops to 1 fails.
+    # (nothing measured yet) is tried a few times; one that never comes down to 1 fails.
+    # From 8 in flight, halving after each CPU-bound broadcast: 8, 4, 2, 1.
     for _ in range(CPU_BOUND_ATTEMPTS):
         fake = FakeManagementClient(exceptions, cpu=CPU_PER_POST)
         fanout = broadcaster(fake, store)
         assert fanout.pace.in_flight == CONCURRENCY, "nothing measured yet: the limit"
-        assert fanout.send(recipients, PAYLOAD) == FanoutResult(delivered=48)
+        for _ in range(3):
+            assert fanout.send(recipients, PAYLOAD) == FanoutResult(delivered=48)
         if fanout.pace.in_flight == 1:
             break
     else:
-        pytest.fail(f"still {fanout.pace.in_flight} in flight after a CPU-bound broadcast")
+        pytest.fail(f"still {fanout.pace.in_flight} in flight after CPU-bound broadcasts")
     fake.reset()
     assert fanout.send(recipients, PAYLOAD) == FanoutResult(delivered=48)
     assert fake.threads() == {threading.get_ident()}, "only the calling thread posts"
@@ -160,7 +164,8 @@ def test_every_id_is_posted_once_and_the_sender_never(
     fake = FakeManagementClient(exceptions, wait=0.0005)
     fanout = broadcaster(fake, store)
     if one_at_a_time:
-        fanout.pace.record(100, CONCURRENCY, wall=1.0, cpu=1.0)  # as after a CPU-bound one
+        for in_flight in (8, 4, 2):  # as after CPU-bound broadcasts
+            fanout.pace.record(100, in_flight, wall=1.0, cpu=1.0)
     expected_in_flight = 1 if one_at_a_time else CONCURRENCY
     assert fanout.pace.in_flight == expected_in_flight
     others = ids(150)
@@ -172,10 +177,8 @@ def test_every_id_is_posted_once_and_the_sender_never(
             (cid for page in pages_of(members, 25) for cid in page), PAYLOAD, sender=SENDER
         )
     else:
-        pages = pages_of(members, 25)
-        result = fanout.to_room(
-            "lobby", PAYLOAD, sender=SENDER, first_page=next(pages), pages=pages
-        )
+        store.room_connection_pages = lambda room: pages_of(members, 25)  # type: ignore[method-assign]
+        result = fanout.to_room("lobby", PAYLOAD, sender=SENDER)
     assert result == FanoutResult(delivered=150)
     assert fake.posted_ids() == Counter(others)
     if one_at_a_time:
@@ -220,3 +223,42 @@ def test_an_unexpected_error_propagates_and_the_helpers_stop(
         # posts, never the rest of the room, and none after send() raised.
         assert posted == at_raise
         assert posted < len(recipients) / 2
+
+
+def test_a_direct_message_starts_no_helper(exceptions: Any, store: Store) -> None:
+    """One recipient at the limit in flight: the calling thread posts it and no helper task
+    is queued (31 of them cost as much CPU as the post itself)."""
+    fake = FakeManagementClient(exceptions)
+    fanout = broadcaster(fake, store)
+    assert fanout.pace.in_flight == CONCURRENCY
+    assert fanout.send([SENDER, connection_id(2)], PAYLOAD, sender=SENDER).delivered == 1
+    assert fake.threads() == {threading.get_ident()}
+    assert fanout.helpers_started == 0
+
+
+def test_a_small_send_does_not_wait_for_a_big_one_on_the_same_broadcaster(
+    exceptions: Any, store: Store
+) -> None:
+    """Two threads sharing one broadcaster (a threaded host of the HTTP API): the small
+    send's helpers queue behind the big one's on the shared pool; it posts its three itself
+    and drops them instead of waiting for the whole room."""
+    fake = FakeManagementClient(exceptions, wait=WAIT_PER_POST)
+    fanout = broadcaster(fake, store)
+    big_done = threading.Event()
+
+    def big() -> None:
+        fanout.send(ids(400), PAYLOAD)  # 400 x 5 ms / 8 in flight: at least 250 ms
+        big_done.set()
+
+    worker = threading.Thread(target=big, daemon=True)
+    worker.start()
+    time.sleep(0.05)  # the big broadcast's helpers hold every pool thread
+    started = time.perf_counter()
+    small = [connection_id(n) for n in range(1000, 1003)]
+    assert fanout.send(small, PAYLOAD) == FanoutResult(delivered=3)
+    took = time.perf_counter() - started
+    assert not big_done.is_set(), "the big broadcast should still be running"
+    assert took < 0.15, f"the small send took {took * 1000:.0f} ms"
+    worker.join(timeout=10)
+    assert big_done.is_set()
+    assert fake.posted_ids() == Counter(ids(400)) + Counter(small)

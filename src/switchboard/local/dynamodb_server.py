@@ -83,7 +83,13 @@ class KeepAliveHandler(MotoRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             super().run_wsgi()
             return
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            # Unreadable, or -1 (which would read until the client closes): refused.
+            self.send_error(400, "malformed Content-Length")
+            self.close_connection = True
+            return
+        body = self.rfile.read(int(declared))
         environ = self.make_environ()
         environ["wsgi.input"] = io.BytesIO(body)
         captured: list[Any] = []

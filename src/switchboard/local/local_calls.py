@@ -85,9 +85,9 @@ class LocalCallsProtocol(asyncio.Protocol):
     def _next_request(self) -> HttpRequest | None:
         """The first complete request in the buffer, taken out of it; None: not all here."""
         end = self._buffer.find(b"\r\n\r\n")
+        if end > _HEAD_LIMIT or (end < 0 and len(self._buffer) > _HEAD_LIMIT):
+            raise BadHttpRequest("request head too large")
         if end < 0:
-            if len(self._buffer) > _HEAD_LIMIT:
-                raise BadHttpRequest("request head too large")
             return None
         request = parse_head(bytes(self._buffer[: end + 4]))
         if request.header("transfer-encoding") is not None:
@@ -96,8 +96,10 @@ class LocalCallsProtocol(asyncio.Protocol):
             length = int(request.header("content-length") or 0)
         except ValueError:
             raise BadHttpRequest("malformed Content-Length") from None
-        if not 0 <= length <= MAX_BODY:
+        if length < 0:
             raise BadHttpRequest("malformed Content-Length")
+        if length > MAX_BODY:
+            raise BadHttpRequest("request body too large")
         total = end + 4 + length
         if len(self._buffer) < total:
             return None
@@ -109,6 +111,11 @@ class LocalCallsProtocol(asyncio.Protocol):
         try:
             answer = await self._management.handle(request)
             self._write(answer, keep_alive=request.keep_alive)
+        except Exception:
+            # Answered, never left hanging: a client that timed out would send it again.
+            log.exception("unexpected error answering a local @connections call")
+            self._write(HttpAnswer(500, json_body({"message": "Internal server error"})), False)
+            return
         finally:
             self._waiting = None
         self._answer_all()  # requests that arrived meanwhile
