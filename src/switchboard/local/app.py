@@ -23,8 +23,8 @@ from switchboard.local.dynamodb import (
 from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
 from switchboard.local.http_api_server import HttpApiServer
+from switchboard.local.template_intrinsics import REGION
 from switchboard.local.template_model import (
-    REGION,
     FunctionModel,
     TemplateModel,
     has_http_api_events,

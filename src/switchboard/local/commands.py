@@ -23,7 +23,8 @@ from switchboard.local.dynamodb import (
 from switchboard.local.faults import ENVIRONMENT_VARIABLE, FaultPlan, FaultSpecError
 from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
-from switchboard.local.template_model import TemplateError, read_template
+from switchboard.local.template_intrinsics import TemplateError
+from switchboard.local.template_model import read_template
 
 log = logging.getLogger("switchboard.local")
 

@@ -10,7 +10,8 @@ from botocore.config import Config as BotoConfig
 
 from switchboard.local.child_process import start_child, stop_child
 from switchboard.local.faults import FaultPlan
-from switchboard.local.template_model import REGION, SecretModel, TableModel
+from switchboard.local.template_intrinsics import REGION
+from switchboard.local.template_model import SecretModel, TableModel
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 _TABLE_KEYS = (

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchboard.local.template_model import ACCOUNT_ID, REGION
+from switchboard.local.template_intrinsics import ACCOUNT_ID, REGION
 
 
 def aws_id() -> str:

@@ -54,7 +54,8 @@ from switchboard.local.http11 import (
 from switchboard.local.local_calls import LocalCallsProtocol
 from switchboard.local.management_api import HttpAnswer, ManagementApi, is_management_path
 from switchboard.local.routing import select_route
-from switchboard.local.template_model import LOCAL_API_ID, TemplateModel
+from switchboard.local.template_intrinsics import LOCAL_API_ID
+from switchboard.local.template_model import TemplateModel
 
 log = logging.getLogger("switchboard.local")
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from switchboard.local.event_builder import aws_id, request_time
-from switchboard.local.template_model import ACCOUNT_ID, LOCAL_HTTP_API_ID
+from switchboard.local.template_intrinsics import ACCOUNT_ID, LOCAL_HTTP_API_ID
 
 #: Content types whose bodies HTTP APIs hand to Lambda as text; every other one is base64.
 TEXT_MEDIA_TYPES = frozenset({"application/json", "application/xml", "application/javascript"})

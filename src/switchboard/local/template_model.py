@@ -18,23 +18,17 @@ from typing import Any
 
 from switchboard.local.cfn_yaml import load_template
 from switchboard.local.http_api_routing import ANY, DEFAULT_ROUTE, InvalidRouteKey, parse_route_key
+from switchboard.local.template_intrinsics import (
+    IMPLICIT_HTTP_API,
+    NO_VALUE,
+    Resolver,
+    TemplateError,
+    ref_target,
+)
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
-STACK_NAME = "switchboard-local"
-LOCAL_API_ID = "local"
-LOCAL_HTTP_API_ID = "localhttp"
-#: The HTTP API that SAM creates for `HttpApi` events without an `ApiId`.
-IMPLICIT_HTTP_API = "ServerlessHttpApi"
 #: API Gateway's limit for HTTP API integrations, and its default (SAM sets no other).
 HTTP_INTEGRATION_TIMEOUT_MS = 30_000
-_NO_VALUE = object()
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 _FUNCTION_IN_URI = re.compile(r":function:([A-Za-z0-9_-]+)")
-
-
-class TemplateError(ValueError):
-    """The template lacks something the local gateway needs, or uses what it cannot resolve."""
 
 
 @dataclass(frozen=True)
@@ -144,10 +138,10 @@ def read_template(
         for resource in resources.values():
             if resource.get("Type") == "AWS::ApiGatewayV2::Stage":
                 stage_name = (resource.get("Properties") or {}).get("StageName")
-                target = _ref_target(stage_name)
+                target = ref_target(stage_name)
                 if isinstance(stage_name, dict) and target in (document.get("Parameters") or {}):
                     parameters.setdefault(str(target), stage)
-    resolver = _Resolver(document, parameters, gateway_url, http_api_url)
+    resolver = Resolver(document, parameters, gateway_url, http_api_url)
     # Resources whose Condition is false do not exist in this deployment.
     resources = {
         logical_id: resource
@@ -204,7 +198,7 @@ def read_template(
         if props.get("AuthorizerType") == "REQUEST"
     }
     with_response = {
-        _ref_target(props.get("RouteId"))
+        ref_target(props.get("RouteId"))
         for props in of_api("AWS::ApiGatewayV2::RouteResponse").values()
         if props.get("RouteResponseKey") == "$default"
     }
@@ -219,7 +213,7 @@ def read_template(
             )
         authorizer = None
         if props.get("AuthorizationType") == "CUSTOM":
-            authorizer = _ref_target(props.get("AuthorizerId"))
+            authorizer = ref_target(props.get("AuthorizerId"))
             if authorizer not in authorizers:
                 raise TemplateError(f"route {route_key!r} names an unknown REQUEST authorizer")
         routes[route_key] = RouteModel(
@@ -281,7 +275,7 @@ def has_http_api_events(document: dict[str, Any]) -> bool:
     return False
 
 
-def _http_api_model(resources: dict[str, Any], resolver: _Resolver) -> HttpApiModel | None:
+def _http_api_model(resources: dict[str, Any], resolver: Resolver) -> HttpApiModel | None:
     """The HTTP API served locally: every `HttpApi` event of every function, as routes."""
     routes_by_api: dict[str, dict[str, HttpRouteModel]] = {}
     for function, resource in resources.items():
@@ -297,7 +291,7 @@ def _http_api_model(resources: dict[str, Any], resolver: _Resolver) -> HttpApiMo
                 continue
             owner = f"function {function}, event {event_id}"
             props = event.get("Properties") or {}
-            api = _ref_target(props.get("ApiId")) or IMPLICIT_HTTP_API
+            api = ref_target(props.get("ApiId")) or IMPLICIT_HTTP_API
             if api != IMPLICIT_HTTP_API and (
                 resources.get(api, {}).get("Type") != "AWS::Serverless::HttpApi"
             ):
@@ -337,7 +331,7 @@ def _http_api_model(resources: dict[str, Any], resolver: _Resolver) -> HttpApiMo
     return HttpApiModel(logical_id=api, stage=stage, routes=routes)
 
 
-def _http_route_key(props: dict[str, Any], resolver: _Resolver, owner: str) -> str:
+def _http_route_key(props: dict[str, Any], resolver: Resolver, owner: str) -> str:
     path = props.get("Path")
     method = props.get("Method")
     if path is None and method is None:
@@ -356,7 +350,7 @@ def _http_route_key(props: dict[str, Any], resolver: _Resolver, owner: str) -> s
     return route_key
 
 
-def _http_timeout_ms(props: dict[str, Any], resolver: _Resolver, owner: str) -> int:
+def _http_timeout_ms(props: dict[str, Any], resolver: Resolver, owner: str) -> int:
     value = props.get("TimeoutInMillis")
     if value is None:
         return HTTP_INTEGRATION_TIMEOUT_MS
@@ -380,14 +374,14 @@ def _has_authorizer(auth: Any, api_auth: Any) -> bool:
 
 
 def _optional_str(value: Any) -> str | None:
-    return None if value is None or value is _NO_VALUE else str(value)
+    return None if value is None or value is NO_VALUE else str(value)
 
 
 def _function_model(
     logical_id: str,
     resource: dict[str, Any],
     document: dict[str, Any],
-    resolver: _Resolver,
+    resolver: Resolver,
     base: Path,
 ) -> FunctionModel:
     globals_ = ((document.get("Globals") or {}).get("Function")) or {}
@@ -418,17 +412,11 @@ def _function_model(
 
 
 def _env_string(value: Any) -> str | None:
-    if value is _NO_VALUE or value is None:
+    if value is NO_VALUE or value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _ref_target(value: Any) -> str | None:
-    if isinstance(value, dict) and "Ref" in value:
-        return str(value["Ref"])
-    return str(value) if isinstance(value, str) else None
 
 
 def _function_of_uri(uri: Any, owner: str) -> str:
@@ -436,180 +424,3 @@ def _function_of_uri(uri: Any, owner: str) -> str:
     if not match:
         raise TemplateError(f"{owner}: cannot find a Lambda function in {uri!r}")
     return match.group(1)
-
-
-class _Resolver:
-    """Evaluates intrinsic functions with local values for every reference."""
-
-    def __init__(
-        self,
-        document: dict[str, Any],
-        overrides: dict[str, str],
-        gateway_url: str,
-        http_api_url: str = "http://127.0.0.1:3000",
-    ) -> None:
-        self._resources: dict[str, Any] = document.get("Resources") or {}
-        self._conditions: dict[str, Any] = document.get("Conditions") or {}
-        self._gateway_url = gateway_url.rstrip("/")
-        self._http_api_url = http_api_url.rstrip("/")
-        params: dict[str, Any] = document.get("Parameters") or {}
-        unknown = set(overrides) - set(params)
-        if unknown:
-            raise TemplateError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
-        self.parameter_values: dict[str, str] = {}
-        for name, spec in params.items():
-            if name in overrides:
-                self.parameter_values[name] = overrides[name]
-            elif "Default" in spec:
-                self.parameter_values[name] = str(spec["Default"])
-            else:
-                raise TemplateError(
-                    f"template parameter {name} has no Default: pass a value for it"
-                )
-        self._pseudo = {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT_ID,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": STACK_NAME,
-            "AWS::StackId": (
-                f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local"
-            ),
-        }
-
-    def refers_to(self, value: Any, logical_id: str) -> bool:
-        return _ref_target(value) == logical_id
-
-    def condition(self, name: str) -> bool:
-        return self._condition(name)
-
-    def secret_name(self, logical_id: str) -> str:
-        props = self._resources[logical_id].get("Properties") or {}
-        name = props.get("Name")
-        return str(self.resolve(name)) if name is not None else logical_id
-
-    def table_name(self, logical_id: str) -> str:
-        props = self._resources[logical_id].get("Properties") or {}
-        name = props.get("TableName")
-        return str(self.resolve(name)) if name is not None else logical_id
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            items = [self.resolve(v) for v in value]
-            return [v for v in items if v is not _NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self._ref(str(arg))
-            if key == "Condition":
-                return self._condition(str(arg))
-            if key.startswith("Fn::"):
-                return self._function(key[4:], arg)
-        resolved = {k: self.resolve(v) for k, v in value.items()}
-        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
-
-    def _ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return _NO_VALUE
-        if name in self._pseudo:
-            return self._pseudo[name]
-        if name in self.parameter_values:
-            return self.parameter_values[name]
-        resource = self._resources.get(name)
-        if resource is None:
-            if name == IMPLICIT_HTTP_API:
-                return LOCAL_HTTP_API_ID
-            raise TemplateError(f"!Ref {name}: no such parameter or resource")
-        kind = resource.get("Type", "")
-        if kind == "AWS::DynamoDB::Table":
-            return self.table_name(name)
-        if kind == "AWS::ApiGatewayV2::Api":
-            return LOCAL_API_ID
-        if kind == "AWS::Serverless::HttpApi":
-            return LOCAL_HTTP_API_ID
-        if kind == "AWS::SecretsManager::Secret":
-            # CloudFormation answers the ARN; the name works wherever an id is asked for.
-            return self.secret_name(name)
-        return name
-
-    def _get_att(self, name: str, attribute: str) -> Any:
-        resource = self._resources.get(name)
-        if resource is None and name == IMPLICIT_HTTP_API:
-            resource = {"Type": "AWS::Serverless::HttpApi"}
-        if resource is None:
-            raise TemplateError(f"!GetAtt {name}.{attribute}: no such resource")
-        kind = resource.get("Type", "")
-        if attribute == "Arn":
-            if kind == "AWS::DynamoDB::Table":
-                return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{self.table_name(name)}"
-            if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
-                return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-            return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{name}"
-        if kind == "AWS::ApiGatewayV2::Api" and attribute == "ApiEndpoint":
-            return self._gateway_url.replace("http", "ws", 1)
-        if kind == "AWS::Serverless::HttpApi" and attribute == "ApiEndpoint":
-            return self._http_api_url
-        return f"{name}.{attribute}"
-
-    def _function(self, name: str, arg: Any) -> Any:
-        if name == "Sub":
-            return self._sub(arg)
-        if name == "GetAtt":
-            target, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
-            return self._get_att(str(target), str(attribute))
-        if name == "Join":
-            separator, items = arg
-            return str(separator).join(str(v) for v in self.resolve(items))
-        if name == "Select":
-            index, items = arg
-            return self.resolve(items)[int(self.resolve(index))]
-        if name == "Split":
-            separator, text = arg
-            return str(self.resolve(text)).split(str(separator))
-        if name == "If":
-            condition, when_true, when_false = arg
-            return self.resolve(when_true if self._condition(condition) else when_false)
-        if name == "Equals":
-            left, right = (self.resolve(v) for v in arg)
-            return str(left) == str(right)
-        if name == "Not":
-            return not self._truth(arg[0])
-        if name == "And":
-            return all(self._truth(v) for v in arg)
-        if name == "Or":
-            return any(self._truth(v) for v in arg)
-        raise TemplateError(f"Fn::{name} is not supported by the local gateway")
-
-    def _truth(self, value: Any) -> bool:
-        return bool(self.resolve(value))
-
-    def _condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            raise TemplateError(f"unknown condition {name}")
-        return self._truth(self._conditions[name])
-
-    def _sub(self, arg: Any) -> str:
-        if isinstance(arg, list):
-            text, variables = str(arg[0]), {k: self.resolve(v) for k, v in arg[1].items()}
-        else:
-            text, variables = str(arg), {}
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in variables:
-                return str(variables[name])
-            if "." in name and not name.startswith("AWS::"):
-                target, attribute = name.split(".", 1)
-                return str(self._get_att(target, attribute))
-            return str(self._ref(name))
-
-        result = _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
-        # This API's own endpoints are the gateway when served locally, and the HTTP API's
-        # are the local HTTP API server.
-        api_host = f"{LOCAL_API_ID}.execute-api.{REGION}.amazonaws.com"
-        http_api_host = f"{LOCAL_HTTP_API_ID}.execute-api.{REGION}.amazonaws.com"
-        result = result.replace(f"https://{http_api_host}", self._http_api_url)
-        result = result.replace(f"https://{api_host}", self._gateway_url)
-        return result.replace(f"wss://{api_host}", self._gateway_url.replace("http", "ws", 1))

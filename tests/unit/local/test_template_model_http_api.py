@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from switchboard.local.cfn_yaml import load_template
+from switchboard.local.template_intrinsics import TemplateError
 from switchboard.local.template_model import (
-    TemplateError,
     TemplateModel,
     has_http_api_events,
     read_template,
