@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, islice
-from time import perf_counter, process_time
+from time import perf_counter, process_time  # by name: tests replace `time` (its sleep)
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -69,23 +69,17 @@ class FanoutResult:
 
 
 class _Recipients:
-    """The ids still to post to, shared by the threads of one broadcast (the sender skipped)."""
+    """The ids still to post to, shared by the threads of one broadcast."""
 
-    def __init__(self, connection_ids: Iterable[str], sender: str | None) -> None:
-        self._ids: Iterator[str] = iter(connection_ids)
-        self._sender = sender
+    def __init__(self, connection_ids: Iterator[str]) -> None:
+        self._ids = connection_ids
         self._lock = threading.Lock()
         self._stopped = False
 
     def next(self) -> str | None:
         # Under the lock: the iterator may be a Query being paged through.
         with self._lock:
-            if self._stopped:
-                return None
-            for connection_id in self._ids:
-                if connection_id != self._sender:
-                    return connection_id
-            return None
+            return None if self._stopped else next(self._ids, None)
 
     def stop(self) -> None:
         with self._lock:
@@ -142,11 +136,11 @@ class Broadcaster:
         """Post to every id (the sender excluded), pruning the gone ones."""
         in_flight = self.pace.in_flight
         started, cpu_started = perf_counter(), process_time()
-        ids = iter(connection_ids)
+        ids = (cid for cid in connection_ids if cid != sender)
         # As many helpers as there are ids to share, at most: a direct message or a small
         # room is posted by the calling thread alone, with no tasks queued for nothing.
-        ahead = list(islice((cid for cid in ids if cid != sender), in_flight))
-        recipients = _Recipients(chain(ahead, ids), sender)
+        ahead = list(islice(ids, in_flight))
+        recipients = _Recipients(chain(ahead, ids))
         helpers = [
             self._pool.submit(self._drain, recipients, payload, sender)
             for _ in range(len(ahead) - 1)

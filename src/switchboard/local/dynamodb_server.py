@@ -92,28 +92,25 @@ class KeepAliveHandler(MotoRequestHandler):
         body = self.rfile.read(int(declared))
         environ = self.make_environ()
         environ["wsgi.input"] = io.BytesIO(body)
-        captured: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], _: Any = None) -> Any:
-            captured[:] = [status, headers]
-            return lambda data: None
-
         try:
-            answer = b"".join(self.server.app(environ, start_response))
-            status, headers = captured
+            answer = _call(self.server.app, environ)
         except Exception:
             log.exception("the embedded DynamoDB failed on %s %s", self.command, self.path)
-            status, headers = "500 Internal Server Error", [("Content-Type", "text/plain")]
-            answer, self.close_connection = b"Internal Server Error", True
-        code, _, reason = status.partition(" ")
+            answer = Answer(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain")],
+                b"Internal Server Error",
+            )
+            self.close_connection = True
+        code, _, reason = answer.status.partition(" ")
         self.send_response(int(code), reason)
-        for name, value in headers:
+        for name, value in answer.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer)))
+        self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(answer)
+            self.wfile.write(answer.body)
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         """Per-request access lines would drown the gateway's own output."""
@@ -255,6 +252,11 @@ def _moto(app: WsgiApp, environ: dict[str, Any], operation: str, raw: bytes) -> 
         fast = _fast_answer(fast_read, environ, raw)
         if fast is not None:
             return _json_answer("200 OK", fast)
+    return _call(app, environ)
+
+
+def _call(app: WsgiApp, environ: dict[str, Any]) -> Answer:
+    """A WSGI app's whole answer: status, headers and the body joined."""
     captured: list[Any] = []
 
     def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

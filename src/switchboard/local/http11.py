@@ -121,9 +121,14 @@ async def read_body(
                 raise BodyTooLarge("request body too large")
             chunks.append(await reader.readexactly(length))
             await reader.readexactly(2)
+    return await reader.readexactly(content_length(request, limit))
+
+
+def content_length(request: HttpRequest, limit: int = MAX_BODY) -> int:
+    """The request's declared body length (0 without the header), checked against `limit`."""
     length_header = request.header("content-length")
     if length_header is None:
-        return b""
+        return 0
     try:
         length = int(length_header)
     except ValueError:
@@ -132,7 +137,7 @@ async def read_body(
         raise BadHttpRequest("malformed Content-Length")
     if length > limit:
         raise BodyTooLarge("request body too large")
-    return await reader.readexactly(length)
+    return length
 
 
 _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}" for status in HTTPStatus}

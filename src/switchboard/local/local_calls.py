@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 
 from switchboard.local.http11 import (
-    MAX_BODY,
     BadHttpRequest,
     HttpRequest,
+    content_length,
     json_body,
     parse_head,
     response_bytes,
@@ -92,15 +92,7 @@ class LocalCallsProtocol(asyncio.Protocol):
         request = parse_head(bytes(self._buffer[: end + 4]))
         if request.header("transfer-encoding") is not None:
             raise BadHttpRequest("chunked bodies are not accepted on this socket")
-        try:
-            length = int(request.header("content-length") or 0)
-        except ValueError:
-            raise BadHttpRequest("malformed Content-Length") from None
-        if length < 0:
-            raise BadHttpRequest("malformed Content-Length")
-        if length > MAX_BODY:
-            raise BadHttpRequest("request body too large")
-        total = end + 4 + length
+        total = end + 4 + content_length(request)
         if len(self._buffer) < total:
             return None
         request.body = bytes(self._buffer[end + 4 : total])
