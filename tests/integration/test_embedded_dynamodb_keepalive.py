@@ -23,6 +23,8 @@ import boto3
 import pytest
 import urllib3.util.connection
 
+from tests.support.template import create_table
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
@@ -82,18 +84,7 @@ def dynamodb(port: int) -> DynamoDBClient:
 @pytest.fixture(scope="module")
 def table(port: int) -> str:
     client = dynamodb(port)
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "PK", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "PK", "KeyType": "HASH"},
-            {"AttributeName": "SK", "KeyType": "RANGE"},
-        ],
-    )
+    create_table(client, TABLE)  # as template.yaml defines the table
     client.put_item(TableName=TABLE, Item=ITEM)
     client.close()
     return TABLE

@@ -9,11 +9,12 @@ with the lean transport mapped to the socket, as the function processes do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -126,13 +127,18 @@ def connections_path(gateway: LocalGateway, cid: str) -> str:
     return f"/{gateway.stage}/@connections/{cid}"
 
 
+@contextlib.asynccontextmanager
+async def connected(gateway: LocalGateway) -> AsyncIterator[tuple[ClientConnection, str]]:
+    """A WebSocket client of the gateway, and its `@connections` path."""
+    async with client(url(gateway.stage_url, token="allow", tag=new_tag())) as ws:
+        yield ws, connections_path(gateway, await connection_id(ws))
+
+
 @async_test()
 async def test_post_is_answered_200_and_delivered(
     fixture_gateway: LocalGateway, calls_socket: str
 ) -> None:
-    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
-        cid = await connection_id(ws)
-        path = connections_path(fixture_gateway, cid)
+    async with connected(fixture_gateway) as (ws, path):
         (answer,), rest = await exchange(calls_socket, request("POST", path, b"hello"), 1)
         assert (answer.status, answer.body) == (200, b"")
         assert answer.headers["connection"] == "keep-alive"
@@ -145,8 +151,7 @@ async def test_post_is_answered_200_and_delivered(
 async def test_pipelined_posts_are_answered_and_delivered_in_order(
     fixture_gateway: LocalGateway, calls_socket: str
 ) -> None:
-    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
-        path = connections_path(fixture_gateway, await connection_id(ws))
+    async with connected(fixture_gateway) as (ws, path):
         wire = request("POST", path, b"first") + request("POST", path, b"second")
         answers, rest = await exchange(calls_socket, wire, 2)
         assert [a.status for a in answers] == [200, 200]
@@ -159,8 +164,7 @@ async def test_pipelined_posts_are_answered_and_delivered_in_order(
 async def test_pipelined_requests_of_every_kind_are_answered_in_order(
     fixture_gateway: LocalGateway, calls_socket: str
 ) -> None:
-    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
-        path = connections_path(fixture_gateway, await connection_id(ws))
+    async with connected(fixture_gateway) as (ws, path):
         wire = (
             request("POST", path, b"one")
             + request("POST", connections_path(fixture_gateway, UNKNOWN_ID), b"lost")
@@ -188,8 +192,7 @@ async def test_an_unknown_id_is_gone(fixture_gateway: LocalGateway, calls_socket
 async def test_get_describes_the_connection(
     fixture_gateway: LocalGateway, calls_socket: str
 ) -> None:
-    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
-        path = connections_path(fixture_gateway, await connection_id(ws))
+    async with connected(fixture_gateway) as (_, path):
         (answer,), _ = await exchange(calls_socket, request("GET", path), 1)
         assert answer.status == 200
         assert answer.headers["content-type"] == "application/json"
@@ -241,8 +244,7 @@ async def test_oversized_or_negative_requests_are_400_and_close(
 async def test_a_chunked_body_is_400_and_closes(
     fixture_gateway: LocalGateway, calls_socket: str
 ) -> None:
-    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
-        path = connections_path(fixture_gateway, await connection_id(ws))
+    async with connected(fixture_gateway) as (ws, path):
         wire = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
             "5\r\nhello\r\n0\r\n\r\n"

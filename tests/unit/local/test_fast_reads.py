@@ -16,6 +16,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from switchboard.local.fast_reads import fast_get_item, fast_query
+from tests.support.template import create_table
 
 TABLE = "fast"
 
@@ -24,18 +25,7 @@ TABLE = "fast"
 def table() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "PK", "KeyType": "HASH"},
-                {"AttributeName": "SK", "KeyType": "RANGE"},
-            ],
-        )
+        create_table(client, TABLE)  # as template.yaml defines the table
         for room in ("a", "b"):
             for n in range(30):
                 client.put_item(

@@ -12,24 +12,14 @@ from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
 from switchboard.local import moto_patches
+from tests.support.template import create_table
 
 TABLE = "patched"
 
 
 def table_with(items: list[tuple[str, str]]) -> Table:
     client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "PK", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "PK", "KeyType": "HASH"},
-            {"AttributeName": "SK", "KeyType": "RANGE"},
-        ],
-    )
+    create_table(client, TABLE)  # as template.yaml defines the table
     for pk, sk in items:
         client.put_item(TableName=TABLE, Item={"PK": {"S": pk}, "SK": {"S": sk}})
     table: Table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[TABLE]
