@@ -226,9 +226,10 @@ async def test_a_malformed_request_line_is_400_and_closes(calls_socket: str) -> 
         # A head over 64 KB that arrives whole, in one write.
         (request("GET", "/prod/@connections/x", b"", "X-Big: " + "a" * 70_000), "too large"),
         (request("GET", "/prod/@connections/x", b"", "Content-Length: -5"), "Content-Length"),
+        (request("GET", "/prod/@connections/x", b"", "Content-Length: "), "Content-Length"),
         (b"POST /prod/@connections/x HTTP/1.1\r\nContent-Length: 20000000\r\n\r\n", "too large"),
     ],
-    ids=["head-over-64kb", "negative-length", "body-over-10mb"],
+    ids=["head-over-64kb", "negative-length", "empty-length", "body-over-10mb"],
 )
 @async_test()
 async def test_oversized_or_negative_requests_are_400_and_close(
