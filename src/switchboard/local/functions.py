@@ -27,6 +27,23 @@ from switchboard.local.template_model import FunctionModel
 
 log = logging.getLogger("switchboard.local")
 _STREAM_LIMIT = 16 * 1024 * 1024
+#: A Unix socket's path must fit `sun_path`: 108 bytes on Linux, 104 on macOS.
+SOCKET_PATH_MAX = 103
+#: The longest socket name put in the directory ("workers.sock", "gateway.sock").
+SOCKET_NAME_MAX = 16
+
+
+def socket_directory() -> str:
+    """A private temporary directory whose sockets' paths fit AF_UNIX's limit.
+
+    It is made under TMPDIR as usual; where that is too deep (a long TMPDIR, a test's
+    tmp_path), under /tmp instead, rather than failing with "AF_UNIX path too long".
+    """
+    directory = tempfile.mkdtemp(prefix="switchboard-")
+    if len(os.fsencode(directory)) + 1 + SOCKET_NAME_MAX <= SOCKET_PATH_MAX:
+        return directory
+    os.rmdir(directory)
+    return tempfile.mkdtemp(prefix="switchboard-", dir="/tmp")
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,7 @@ class Spawner:
     """Starts function processes by asking the zygote (see zygote.py) to fork one."""
 
     def __init__(self) -> None:
-        self._directory = tempfile.mkdtemp(prefix="switchboard-")
+        self._directory = socket_directory()
         self._socket_path = os.path.join(self._directory, "workers.sock")
         self._server: asyncio.Server | None = None
         self._zygote: asyncio.subprocess.Process | None = None
@@ -57,6 +74,8 @@ class Spawner:
 
     def socket_path(self, name: str) -> str:
         """A path for another Unix socket, in the directory removed at stop."""
+        if len(name) > SOCKET_NAME_MAX:
+            raise ValueError(f"socket name {name!r} is longer than {SOCKET_NAME_MAX}")
         return os.path.join(self._directory, name)
 
     async def start(self) -> None:
