@@ -13,8 +13,9 @@ ack and no copy of its own message.
     .venv/bin/python scripts/bench_gateway.py --quick         # 50 clients, a smoke run
     .venv/bin/python scripts/bench_gateway.py --sizes 200 --sends 30
 
-Prints the table (and where the time goes) and writes artifacts/bench_gateway.md and
-artifacts/bench_gateway.png. Issue 3's target: the gateway at most 15x the reference.
+Prints the table (where the time goes, and what boto3 alone costs per post) and writes
+artifacts/bench_gateway.md and artifacts/bench_gateway.png. Issue 3's target: the gateway at
+most 15x the reference.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import statistics
 import sys
@@ -37,9 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from matplotlib.figure import Figure
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from switchboard.runtime import management_config
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -67,6 +74,8 @@ class Server:
     process: asyncio.subprocess.Process
     port: int
     stderr_path: Path
+    #: The server's TMPDIR (the gateway's sockets go there), removed once it is killed.
+    scratch: Path | None = None
     drainer: asyncio.Task[None] | None = None
 
     @property
@@ -82,6 +91,9 @@ class Server:
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+        if self.scratch is not None:
+            # A killed gateway cannot remove its own temporary directory.
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def server_command(kind: str, management_latency_ms: float, source: Path) -> list[str]:
@@ -115,6 +127,8 @@ async def start_server(
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(source / "src"), env.get("PYTHONPATH")])
         )
+    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    env["TMPDIR"] = str(scratch)
     stderr_path = Path(tempfile.mkstemp(prefix=f"bench-{kind}-", suffix=".log")[1])
     with stderr_path.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
@@ -126,7 +140,7 @@ async def start_server(
             stderr=stderr,
             start_new_session=True,
         )
-    server = Server(kind, process, 0, stderr_path)
+    server = Server(kind, process, 0, stderr_path, scratch)
     try:
         await asyncio.wait_for(_wait_ready(server), START_TIMEOUT)
     except BaseException:
@@ -617,8 +631,11 @@ def markdown_table(rows: Sequence[Row]) -> str:
     return "\n".join([*lines, "", RATIO_NOTE])
 
 
-def time_breakdown(results: dict[tuple[str, int], Result], sizes: Sequence[int]) -> str:
-    """Per broadcast: client-side timings and each process's CPU, from /proc."""
+def time_breakdown(
+    results: dict[tuple[str, int], Result], sizes: Sequence[int], post_cpu_ms: float | None = None
+) -> str:
+    """Per broadcast: client-side timings and each process's CPU, from /proc; and, given
+    the CPU of one boto3 post, what the posts alone cost against the reference."""
     lines = ["Where the time goes, per broadcast (medians; CPU is mean ms per broadcast):"]
     for size in sizes:
         for kind in SERVERS:
@@ -640,6 +657,19 @@ def time_breakdown(results: dict[tuple[str, int], Result], sizes: Sequence[int])
     lines.append(
         "  (2 cores are shared by the clients and the server processes: CPU can exceed wall.)"
     )
+    if post_cpu_ms is not None:
+        lines.append(
+            f"boto3 alone: one post_to_connection costs {post_cpu_ms:.3f} ms of CPU "
+            "(the functions' client, SigV4-signed, answered at once, no network):"
+        )
+        for size in sizes:
+            posts = size - 1
+            floor = posts * post_cpu_ms
+            reference = results["reference", size].p50
+            lines.append(
+                f"  @{size}: {posts} posts = {floor:.1f} ms of the function's CPU, "
+                f"{floor / reference:.1f}x the reference's p50"
+            )
     return "\n".join(lines)
 
 
@@ -686,6 +716,52 @@ def plot(results: dict[tuple[str, int], Result], sizes: Sequence[int], path: Pat
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
+
+
+# ------------------------------------------------------------------- boto3's own cost
+
+
+class _NoBody:
+    def stream(self, **_: Any) -> Any:
+        yield b""
+
+
+def boto3_post_cpu_ms(calls: int = 1000) -> float:
+    """CPU per `post_to_connection` of the functions' own client, with no network at all.
+
+    The client is configured as the functions configure theirs
+    (`switchboard.runtime.management_config`) and signs every request with SigV4, as in
+    Lambda; a `before-send` hook answers 200 at once. What is left is boto3's own work: the
+    floor under each post a broadcast makes, locally or in AWS.
+    """
+    session = boto3.session.Session(
+        aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+    )
+    client = session.client(
+        "apigatewaymanagementapi",
+        endpoint_url="http://127.0.0.1:9/prod",  # never reached: the hook answers first
+        config=management_config(1),
+    )
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        headers = HTTPHeaders()
+        headers["x-amzn-RequestId"] = "bench"
+        return AWSResponse(request.url, 200, headers, _NoBody())
+
+    # The stubs type handlers as returning None; before-send's return value is the answer.
+    client.meta.events.register("before-send.apigatewaymanagementapi", answer)  # type: ignore[arg-type]
+    payload = json.dumps(
+        {"type": "message", "room": "lobby", "from": {"name": "c0"}, "data": "0", "id": "x" * 26}
+    ).encode()
+    for _ in range(50):  # first calls load models and fill caches
+        client.post_to_connection(ConnectionId="bench-connection-id=", Data=payload)
+    batches = []
+    for _ in range(3):  # the least of three: a floor, not this second's contention
+        started = time.process_time()
+        for _ in range(calls):
+            client.post_to_connection(ConnectionId="bench-connection-id=", Data=payload)
+        batches.append((time.process_time() - started) * 1000 / calls)
+    return min(batches)
 
 
 # ---------------------------------------------------------------------- main
@@ -765,11 +841,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     raise_open_file_limit(2 * max(args.sizes) + 1024)
     load_before = os.getloadavg()[0]
+    # Before the servers start, on a quiet machine: the floor, not a contended figure.
+    post_cpu_ms = boto3_post_cpu_ms()
     results = asyncio.run(run(args))
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     rows = table_rows(results, args.sizes)
     table = text_table(rows)
-    breakdown = time_breakdown(results, args.sizes)
+    breakdown = time_breakdown(results, args.sizes, post_cpu_ms)
     print()
     print(table)
     print()

@@ -119,15 +119,21 @@ def _endpoint_from_environment() -> bool:
     )
 
 
-def _management_client(endpoint: str | None, pool: int) -> ApiGatewayManagementApiClient:
+def management_config(pool: int) -> BotoConfig:
+    """The `@connections` client's settings (scripts/bench_gateway.py prices a post with them)."""
     # Retries are the broadcaster's job (it counts them); botocore must not retry on its own.
-    config = BotoConfig(
+    return BotoConfig(
         max_pool_connections=pool,
         retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=2,
         read_timeout=5,
     )
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+
+
+def _management_client(endpoint: str | None, pool: int) -> ApiGatewayManagementApiClient:
+    return boto3.client(
+        "apigatewaymanagementapi", endpoint_url=endpoint, config=management_config(pool)
+    )
 
 
 _current: Runtime | None = None

@@ -7,13 +7,22 @@ the run completes and that every message reached every other client exactly once
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 
+import pytest
 from scripts import bench_gateway as bench
 
 
-def test_every_send_reaches_every_other_client_exactly_once() -> None:
+def test_every_send_reaches_every_other_client_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
     results = asyncio.run(bench.measure(10, 3, concurrency=5, warmup=1))
 
+    # The servers' logs and temporary directories (the killed gateway's sockets) are gone.
+    assert list(tmp_path.iterdir()) == []
     assert set(results) == set(bench.SERVERS)
     for kind, result in results.items():
         assert result.problems == [], kind
@@ -37,3 +46,31 @@ def test_the_delivery_check_reports_lost_duplicated_and_echoed_messages() -> Non
         "send 0: client 3 got the message 0 times, expected 1",
         "send 0: the sender got 0 acks, expected 1",
     ]
+
+
+def test_boto3_alone_is_priced_without_a_network() -> None:
+    # The hook must answer every post: were one to reach 127.0.0.1:9 it would raise.
+    cost = bench.boto3_post_cpu_ms(calls=20)
+
+    assert 0 < cost < 50
+
+
+def _result(kind: str, size: int, p50: float) -> bench.Result:
+    return bench.Result(kind, size, 1.0, [p50], [0.1], 1.0, {}, [], [])
+
+
+def test_the_breakdown_prices_each_size_s_posts_against_the_reference() -> None:
+    results = {
+        (kind, size): _result(kind, size, p50)
+        for kind, p50 in (("reference", 20.0), ("gateway", 300.0))
+        for size in (100, 500)
+    }
+
+    lines = bench.time_breakdown(results, [100, 500], post_cpu_ms=0.4).splitlines()
+
+    assert lines[-3].startswith("boto3 alone: one post_to_connection costs 0.400 ms of CPU")
+    assert lines[-2] == "  @100: 99 posts = 39.6 ms of the function's CPU, 2.0x the reference's p50"
+    assert lines[-1] == (
+        "  @500: 499 posts = 199.6 ms of the function's CPU, 10.0x the reference's p50"
+    )
+    assert "boto3" not in bench.time_breakdown(results, [100, 500])
