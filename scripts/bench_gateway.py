@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from matplotlib.figure import Figure
@@ -632,7 +633,7 @@ def markdown_table(rows: Sequence[Row]) -> str:
 
 
 def time_breakdown(
-    results: dict[tuple[str, int], Result], sizes: Sequence[int], post_cpu_ms: float | None = None
+    results: dict[tuple[str, int], Result], sizes: Sequence[int], price: PostPrice | None = None
 ) -> str:
     """Per broadcast: client-side timings and each process's CPU, from /proc; and, given
     the CPU of one boto3 post, what the posts alone cost against the reference."""
@@ -657,18 +658,20 @@ def time_breakdown(
     lines.append(
         "  (2 cores are shared by the clients and the server processes: CPU can exceed wall.)"
     )
-    if post_cpu_ms is not None:
+    if price is not None:
         lines.append(
-            f"boto3 alone: one post_to_connection costs {post_cpu_ms:.3f} ms of CPU "
-            "(the functions' client, SigV4-signed, answered at once, no network):"
+            "boto3 alone, CPU per post_to_connection answered at once (no network): "
+            f"{price.unsigned:.3f} ms unsigned, as the local functions send it; "
+            f"{price.signed:.3f} ms SigV4-signed, as in Lambda. The posts of one broadcast:"
         )
         for size in sizes:
             posts = size - 1
-            floor = posts * post_cpu_ms
             reference = results["reference", size].p50
+            unsigned, signed = posts * price.unsigned, posts * price.signed
             lines.append(
-                f"  @{size}: {posts} posts = {floor:.1f} ms of the function's CPU, "
-                f"{floor / reference:.1f}x the reference's p50"
+                f"  @{size}: {posts} posts = {unsigned:.1f} ms unsigned "
+                f"({unsigned / reference:.1f}x the reference's p50), "
+                f"{signed:.1f} ms signed ({signed / reference:.1f}x)"
             )
     return "\n".join(lines)
 
@@ -726,17 +729,30 @@ class _NoBody:
         yield b""
 
 
-def boto3_post_cpu_ms(calls: int = 1000) -> float:
+@dataclass(frozen=True)
+class PostPrice:
+    """CPU ms of one `post_to_connection` through boto3 alone, with no network."""
+
+    unsigned: float  # as the local functions send it (the gateway checks no signature)
+    signed: float  # SigV4-signed, as in Lambda
+
+
+def boto3_post_cpu_ms(*, signed: bool, calls: int = 1000) -> float:
     """CPU per `post_to_connection` of the functions' own client, with no network at all.
 
     The client is configured as the functions configure theirs
-    (`switchboard.runtime.management_config`) and signs every request with SigV4, as in
-    Lambda; a `before-send` hook answers 200 at once. What is left is boto3's own work: the
-    floor under each post a broadcast makes, locally or in AWS.
+    (`switchboard.runtime.management_config`) and a `before-send` hook answers 200 at once,
+    so what is measured is boto3's own work: validation, serialisation, endpoint rules, event
+    hooks and parsing, plus SigV4 when `signed` (as in Lambda; the local functions' calls
+    are unsigned). That is the floor under each post a broadcast makes.
     """
     session = boto3.session.Session(
         aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
     )
+    if not signed:
+        session.events.register(
+            "choose-signer.apigatewaymanagementapi", lambda **_: botocore.UNSIGNED
+        )
     client = session.client(
         "apigatewaymanagementapi",
         endpoint_url="http://127.0.0.1:9/prod",  # never reached: the hook answers first
@@ -762,6 +778,12 @@ def boto3_post_cpu_ms(calls: int = 1000) -> float:
             client.post_to_connection(ConnectionId="bench-connection-id=", Data=payload)
         batches.append((time.process_time() - started) * 1000 / calls)
     return min(batches)
+
+
+def price_a_post() -> PostPrice:
+    return PostPrice(
+        unsigned=boto3_post_cpu_ms(signed=False), signed=boto3_post_cpu_ms(signed=True)
+    )
 
 
 # ---------------------------------------------------------------------- main
@@ -842,12 +864,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise_open_file_limit(2 * max(args.sizes) + 1024)
     load_before = os.getloadavg()[0]
     # Before the servers start, on a quiet machine: the floor, not a contended figure.
-    post_cpu_ms = boto3_post_cpu_ms()
+    price = price_a_post()
     results = asyncio.run(run(args))
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     rows = table_rows(results, args.sizes)
     table = text_table(rows)
-    breakdown = time_breakdown(results, args.sizes, post_cpu_ms)
+    breakdown = time_breakdown(results, args.sizes, price)
     print()
     print(table)
     print()

@@ -50,9 +50,10 @@ def test_the_delivery_check_reports_lost_duplicated_and_echoed_messages() -> Non
 
 def test_boto3_alone_is_priced_without_a_network() -> None:
     # The hook must answer every post: were one to reach 127.0.0.1:9 it would raise.
-    cost = bench.boto3_post_cpu_ms(calls=20)
+    unsigned = bench.boto3_post_cpu_ms(signed=False, calls=200)
+    signed = bench.boto3_post_cpu_ms(signed=True, calls=200)
 
-    assert 0 < cost < 50
+    assert 0 < unsigned < signed < 50  # SigV4 is work of its own
 
 
 def _result(kind: str, size: int, p50: float) -> bench.Result:
@@ -65,12 +66,17 @@ def test_the_breakdown_prices_each_size_s_posts_against_the_reference() -> None:
         for kind, p50 in (("reference", 20.0), ("gateway", 300.0))
         for size in (100, 500)
     }
+    price = bench.PostPrice(unsigned=0.2, signed=0.4)
 
-    lines = bench.time_breakdown(results, [100, 500], post_cpu_ms=0.4).splitlines()
+    lines = bench.time_breakdown(results, [100, 500], price).splitlines()
 
-    assert lines[-3].startswith("boto3 alone: one post_to_connection costs 0.400 ms of CPU")
-    assert lines[-2] == "  @100: 99 posts = 39.6 ms of the function's CPU, 2.0x the reference's p50"
+    assert lines[-3].startswith("boto3 alone, CPU per post_to_connection answered at once")
+    assert "0.200 ms unsigned" in lines[-3]
+    assert "0.400 ms SigV4-signed" in lines[-3]
+    assert lines[-2] == (
+        "  @100: 99 posts = 19.8 ms unsigned (1.0x the reference's p50), 39.6 ms signed (2.0x)"
+    )
     assert lines[-1] == (
-        "  @500: 499 posts = 199.6 ms of the function's CPU, 10.0x the reference's p50"
+        "  @500: 499 posts = 99.8 ms unsigned (5.0x the reference's p50), 199.6 ms signed (10.0x)"
     )
     assert "boto3" not in bench.time_breakdown(results, [100, 500])
