@@ -175,13 +175,17 @@ async def _drain(stream: asyncio.StreamReader) -> None:
 # ------------------------------------------------------------- process CPU (Linux)
 
 
-def _descendants(root: int) -> list[int]:
+def _parents() -> dict[int, int]:
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, ValueError, IndexError):
                 stat = (entry / "stat").read_text()
                 parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    return parents
+
+
+def _descendants(root: int, parents: dict[int, int]) -> list[int]:
     found, frontier = [root], [root]
     while frontier:
         frontier = [pid for pid, parent in parents.items() if parent in frontier]
@@ -189,17 +193,25 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _role(pid: int, root: int) -> str:
+def _command(pid: int) -> str | None:
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
+        return None
+
+
+def _role(pid: int, root: int, parents: dict[int, int]) -> str:
+    command = _command(pid)
+    if command is None:
         return "gone"
     if pid == root:
         return "uvicorn (reference)" if "reference_broadcaster" in command else "gateway process"
     if "dynamodb_server" in command:
         return "moto DynamoDB server"
-    if match := re.search(r"switchboard\.handlers\.(\w+)\.handler", command):
-        return f"{match.group(1)} worker(s)"
+    if "switchboard.local.zygote" in command:
+        # Function processes are forked from the zygote: they keep its command line.
+        forked = "switchboard.local.zygote" in (_command(parents.get(pid, 0)) or "")
+        return "function processes" if forked else "zygote"
     return "other"
 
 
@@ -207,10 +219,11 @@ def cpu_by_role(root: int) -> dict[str, float]:
     """CPU seconds (user + system) so far of the server process and each kind of child."""
     ticks = os.sysconf("SC_CLK_TCK")
     totals: dict[str, float] = {}
-    for pid in _descendants(root):
+    parents = _parents()
+    for pid in _descendants(root, parents):
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            role = _role(pid, root)
+            role = _role(pid, root, parents)
             totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
     return totals
 

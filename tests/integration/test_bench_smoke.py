@@ -28,6 +28,9 @@ def test_every_send_reaches_every_other_client_exactly_once(
         assert result.problems == [], kind
         assert len(result.latencies_ms) == 3, kind
         assert result.connect_rate > 0, kind
+    # The chat function's processes (forked from the zygote) are told apart from the rest.
+    assert results["gateway"].server_cpu_ms.get("function processes", 0) > 0
+    assert "other" not in results["gateway"].server_cpu_ms
 
 
 def test_the_delivery_check_reports_lost_duplicated_and_echoed_messages() -> None:
