@@ -33,6 +33,11 @@ async def refused_with(address: str) -> int:
         ({"status": "302"}, 302),
         ({"status": "499"}, 499),  # not a registered HTTP status: passed on all the same
         ({"raise": "1"}, 500),  # an exception in $connect
+        # Not a final HTTP status: a malformed integration response, so 500.
+        ({"status": "0"}, 500),
+        ({"status": "101"}, 500),
+        ({"status": "600"}, 500),
+        ({"status": "1000"}, 500),
     ],
 )
 @async_test()
@@ -60,6 +65,64 @@ async def test_connect_answer_2xx_opens_the_connection(fixture_gateway: LocalGat
 @async_test()
 async def test_unknown_path_is_refused_with_403(fixture_gateway: LocalGateway) -> None:
     assert await refused_with(url(f"{fixture_gateway.ws_url}/other-stage", token="allow")) == 403
+
+
+async def raw_handshake(port: int, target: str, headers: str) -> bytes:
+    """The status line the gateway answers a hand-written upgrade request with."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    finally:
+        writer.close()
+    return head.split(b"\r\n", 1)[0]
+
+
+UPGRADE = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (f"{UPGRADE}Sec-WebSocket-Version: 13\r\n", b"400"),  # no key
+        (f"{UPGRADE}{KEY}Sec-WebSocket-Version: 8\r\n", b"400"),  # an old version
+        (f"Upgrade: websocket\r\n{KEY}Sec-WebSocket-Version: 13\r\n", b"426"),  # no Connection
+    ],
+    ids=["no-key", "version-8", "no-connection-header"],
+)
+@async_test()
+async def test_a_malformed_handshake_is_refused_before_anything_runs(
+    fixture_gateway: LocalGateway, event_log: EventLog, headers: str, status: bytes
+) -> None:
+    tag = new_tag()
+    target = f"/{fixture_gateway.stage_url.rsplit('/', 1)[1]}?token=allow&tag={tag}"
+    disconnects = len(event_log.records("disconnect"))
+
+    line = await raw_handshake(fixture_gateway.port, target, headers)
+
+    assert line.split(b" ")[1] == status, line
+    # Not a connection: no authorizer, no $connect, and no $disconnect telling the app
+    # that someone it never saw has left.
+    await asyncio.sleep(QUIET_SECONDS)
+    assert event_log.tagged("authorizer", tag) == []
+    assert event_log.tagged("connect", tag) == []
+    assert len(event_log.records("disconnect")) == disconnects
+
+
+@async_test()
+async def test_a_path_of_two_slashes_is_a_path_not_a_host(
+    fixture_gateway: LocalGateway, event_log: EventLog
+) -> None:
+    tag = new_tag()
+    stage = fixture_gateway.stage_url.rsplit("/", 1)[1]
+    headers = f"{UPGRADE}{KEY}Sec-WebSocket-Version: 13\r\n"
+
+    line = await raw_handshake(fixture_gateway.port, f"//{stage}?token=allow&tag={tag}", headers)
+
+    assert line.split(b" ")[1] == b"403", line
+    await asyncio.sleep(QUIET_SECONDS)
+    assert event_log.tagged("connect", tag) == []
 
 
 @async_test()

@@ -227,9 +227,11 @@ async def test_a_malformed_request_line_is_400_and_closes(calls_socket: str) -> 
         (request("GET", "/prod/@connections/x", b"", "X-Big: " + "a" * 70_000), "too large"),
         (request("GET", "/prod/@connections/x", b"", "Content-Length: -5"), "Content-Length"),
         (request("GET", "/prod/@connections/x", b"", "Content-Length: "), "Content-Length"),
-        (b"POST /prod/@connections/x HTTP/1.1\r\nContent-Length: 20000000\r\n\r\n", "too large"),
+        # int() would read these as 10 and 5.
+        (request("GET", "/prod/@connections/x", b"", "Content-Length: 1_0"), "Content-Length"),
+        (request("GET", "/prod/@connections/x", b"", "Content-Length: +5"), "Content-Length"),
     ],
-    ids=["head-over-64kb", "negative-length", "empty-length", "body-over-10mb"],
+    ids=["head-over-64kb", "negative-length", "empty-length", "underscore-length", "plus-length"],
 )
 @async_test()
 async def test_oversized_or_negative_requests_are_400_and_close(
@@ -238,6 +240,17 @@ async def test_oversized_or_negative_requests_are_400_and_close(
     (answer,), rest = await exchange(calls_socket, wire, 1)
     assert answer.status == 400
     assert message in json.loads(answer.body)["message"]
+    assert rest == b""
+
+
+@async_test()
+async def test_a_body_over_the_http_limit_is_payload_too_large_and_closes(
+    calls_socket: str,
+) -> None:
+    wire = b"POST /prod/@connections/x HTTP/1.1\r\nContent-Length: 20000000\r\n\r\n"
+    (answer,), rest = await exchange(calls_socket, wire, 1)
+    assert answer.status == 413
+    assert answer.headers["x-amzn-errortype"] == "PayloadTooLargeException"
     assert rest == b""
 
 

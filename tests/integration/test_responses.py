@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -67,6 +68,52 @@ async def test_handler_exception_gives_internal_server_error_and_the_connection_
         assert again["requestId"] != frame["requestId"]
         reply = await request(ws, {"action": "echo"})
         assert reply["echo"]["requestContext"]["connectionId"] == me
+
+
+@async_test()
+async def test_a_function_past_its_own_timeout_gives_internal_server_error(
+    fixture_gateway: LocalGateway,
+) -> None:
+    # ShortFunction's Timeout is 1 s, below the integration timeout: Lambda stops it, and
+    # API Gateway reports a failed integration, not a timed-out one.
+    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
+        me = await connection_id(ws)
+        started = time.monotonic()
+        frame = await request(ws, {"action": "short", "seconds": 4})
+        elapsed = time.monotonic() - started
+        check_error_frame(frame, "Internal server error", me)
+        assert 0.9 <= elapsed < 3
+        # The next invocation runs, with the function's own Timeout as its deadline.
+        reply = await request(ws, {"action": "short", "seconds": 0, "remaining": True})
+        assert 500 < reply["remaining"] <= 1000
+
+
+@pytest.mark.parametrize(
+    ("shape", "text"),
+    [
+        ("object-body", '{"a": 1, "ok": true, "none": null}'),
+        ("list", '["a", 1, null]'),
+        ("text", "plain text"),
+        ("decimal-body", '{"n": 1.5}'),  # a Decimal is a JSON number, as Lambda writes it
+    ],
+)
+@async_test()
+async def test_route_responses_are_the_json_the_function_returned(
+    fixture_gateway: LocalGateway, shape: str, text: str
+) -> None:
+    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
+        await send_json(ws, {"action": "shape", "as": shape})
+        assert await asyncio.wait_for(ws.recv(), 10) == text
+
+
+@async_test()
+async def test_a_result_lambda_cannot_marshal_is_an_internal_server_error(
+    fixture_gateway: LocalGateway,
+) -> None:
+    async with client(url(fixture_gateway.stage_url, token="allow", tag=new_tag())) as ws:
+        me = await connection_id(ws)
+        frame = await request(ws, {"action": "shape", "as": "datetime"})
+        check_error_frame(frame, "Internal server error", me)
 
 
 TIMEOUT = 2.0

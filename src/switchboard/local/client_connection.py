@@ -38,7 +38,7 @@ class Ending:
 
 NO_STATUS = Ending(CloseCode.NO_STATUS_RCVD, "Client-side close frame status not set")
 ABNORMAL = Ending(CloseCode.ABNORMAL_CLOSURE, "")
-GOING_AWAY = Ending(CloseCode.GOING_AWAY, "Going away")
+GOING_AWAY = Ending(CloseCode.GOING_AWAY, "")  # as AWS reports its 1001 closes
 
 
 class ClientConnection:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 import time
@@ -20,7 +21,7 @@ from http import HTTPStatus
 from typing import Any
 
 from websockets.datastructures import Headers
-from websockets.frames import CloseCode, Frame
+from websockets.frames import Frame
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
@@ -45,6 +46,7 @@ from switchboard.local.faults import FaultInjector, FaultPlan
 from switchboard.local.functions import FunctionPool, Invocation
 from switchboard.local.http11 import (
     BadHttpRequest,
+    BodyTooLarge,
     HttpRequest,
     json_body,
     read_body,
@@ -52,7 +54,12 @@ from switchboard.local.http11 import (
     response_bytes,
 )
 from switchboard.local.local_calls import LocalCallsProtocol
-from switchboard.local.management_api import HttpAnswer, ManagementApi, is_management_path
+from switchboard.local.management_api import (
+    HttpAnswer,
+    ManagementApi,
+    is_management_path,
+    too_large,
+)
 from switchboard.local.routing import select_route
 from switchboard.local.template_intrinsics import LOCAL_API_ID
 from switchboard.local.template_model import TemplateModel
@@ -178,7 +185,7 @@ class Gateway:
                     connection.idle_seconds() > self.options.idle_timeout
                     or connection.age_seconds() > self.options.max_duration
                 ):
-                    connection.close(Ending(CloseCode.GOING_AWAY, ""))
+                    connection.close(GOING_AWAY)
                     connection.writer.close()
 
     # ---------------------------------------------------------------- transport
@@ -203,6 +210,15 @@ class Gateway:
                     self._http_tasks.add(task)
                     task.add_done_callback(self._http_tasks.discard)
                 await self._http(request, reader, writer)
+        except BodyTooLarge:
+            # Over the HTTP limit (10 MB), far over @connections' 128 KB: the same 413.
+            answer = too_large()
+            with contextlib.suppress(Exception):
+                writer.write(
+                    response_bytes(
+                        answer.status, answer.body, list(answer.headers), keep_alive=False
+                    )
+                )
         except (BadHttpRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
             with contextlib.suppress(Exception):
                 writer.write(
@@ -290,6 +306,14 @@ class Gateway:
         if request.path.rstrip("/") not in ("", f"/{self.model.stage}") or self._closing:
             reject(403, "Forbidden")
             return
+        # A request that is not a WebSocket handshake never becomes a connection: it is
+        # refused before the authorizer and `$connect` run (nor `$disconnect`, which would
+        # tell the app that someone it never saw has left).
+        checked = ServerProtocol(max_size=(MAX_MESSAGE_BYTES, MAX_FRAME_BYTES)).accept(handshake)
+        if checked.status_code != 101:
+            protocol.send_response(checked)
+            connection.flush()
+            return
         self.connections[info.connection_id] = connection
         try:
             status = await self._run_connect(connection)
@@ -309,7 +333,7 @@ class Gateway:
         protocol.send_response(response)
         connection.flush()
         if response.status_code != 101:
-            # Not a valid WebSocket handshake after all; $connect had run, so balance it.
+            # Checked above, so not expected; `$connect` has run, so balance it.
             await self._finish(connection, ABNORMAL)
             return
         connection.state = State.OPEN
@@ -321,11 +345,12 @@ class Gateway:
         if route is None:
             return None
         if route.authorizer is not None:
+            authorizer = self.model.authorizers[route.authorizer]
             verdict = await authz.authorize(
-                self.model.authorizers[route.authorizer],
+                authorizer,
                 connection.info,
                 self.pools,
-                self.options.integration_timeout,
+                self._time_limit(authorizer.function)[0],
             )
             if verdict.status is not None:
                 return verdict.status, verdict.message
@@ -338,6 +363,9 @@ class Gateway:
         try:
             status = int(status)
         except (TypeError, ValueError):
+            return 500, "Internal server error"
+        if not 200 <= status < 600:
+            # Not a final HTTP status (0, 101, 1000): a malformed integration response.
             return 500, "Internal server error"
         if not 200 <= status < 300:
             body = result.get("body") if isinstance(result, dict) else None
@@ -404,9 +432,9 @@ class Gateway:
             return
         route = self.model.routes[route_key]
         invocation = await self._invoke(route.function, event)
-        if invocation.timed_out:
+        if invocation.timed_out and not self._time_limit(route.function)[1]:
             self._error_frame(connection, "Endpoint request timed out", request_id)
-        elif not invocation.ok:
+        elif not invocation.ok:  # an error, or the function's own Timeout
             self._error_frame(connection, "Internal server error", request_id)
         elif route.has_route_response and connection.deliverable:
             reply = _reply_body(invocation.result)
@@ -425,11 +453,18 @@ class Gateway:
                 )
             )
 
+    def _time_limit(self, function: str) -> tuple[float, bool]:
+        """How long an invocation may run, and whether that is the function's own Timeout
+        (a Lambda timeout: the integration failed) rather than API Gateway's 29 s."""
+        own = float(self.pools[function].model.timeout)
+        if own < self.options.integration_timeout:
+            return own, True
+        return self.options.integration_timeout, False
+
     async def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         request_id = event["requestContext"]["requestId"]
-        invocation = await self.pools[function].invoke(
-            event, request_id, self.options.integration_timeout
-        )
+        limit, _ = self._time_limit(function)
+        invocation = await self.pools[function].invoke(event, request_id, limit)
         log.debug(
             "%s %s -> %s in %.1f ms",
             event["requestContext"]["routeKey"],
@@ -439,9 +474,9 @@ class Gateway:
         )
         if invocation.timed_out:
             log.warning(
-                "%s timed out after %.0f s on %s",
+                "%s timed out after %g s on %s",
                 function,
-                self.options.integration_timeout,
+                limit,
                 event["requestContext"]["routeKey"],
             )
         if invocation.error:
@@ -512,11 +547,9 @@ def rejection(status: int, text: str) -> Response:
 
 
 def _reply_body(result: Any) -> str | None:
-    if isinstance(result, dict):
-        body = result.get("body")
-        if body is None:
-            return None
-        return body if isinstance(body, str) else str(body)
-    if result is None:
-        return None
-    return str(result)
+    """The route response's text: a proxy result's `body`, or the result itself. What is
+    not a string is sent as the JSON the function returned, never as Python's repr."""
+    body = result.get("body") if isinstance(result, dict) else result
+    if body is None or isinstance(body, str):
+        return body
+    return json.dumps(body, ensure_ascii=False)  # as the Lambda runtime serialises it

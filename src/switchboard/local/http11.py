@@ -41,9 +41,14 @@ class HttpRequest:
     _lowered: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        split = urlsplit(self.target)
-        self.path = unquote(split.path) or "/"
-        self.query_string = split.query
+        if self.target.startswith(("http://", "https://")):
+            split = urlsplit(self.target)  # absolute-form, as a proxy sends it
+            path, query = split.path, split.query
+        else:
+            # origin-form: not urlsplit, which reads "//host/x" as a host and a path "/x".
+            path, _, query = self.target.partition("?")
+        self.path = unquote(path) or "/"
+        self.query_string = query
         self._lowered = {name.lower(): value for name, value in self.headers}
 
     def header(self, name: str, default: str | None = None) -> str | None:
@@ -129,12 +134,10 @@ def content_length(request: HttpRequest, limit: int = MAX_BODY) -> int:
     length_header = request.header("content-length")
     if length_header is None:
         return 0
-    try:
-        length = int(length_header)
-    except ValueError:
-        raise BadHttpRequest("malformed Content-Length") from None
-    if length < 0:
+    # Digits only: int() would also take "+5", " 5" and "1_0".
+    if not (length_header.isascii() and length_header.isdigit()):
         raise BadHttpRequest("malformed Content-Length")
+    length = int(length_header)
     if length > limit:
         raise BodyTooLarge("request body too large")
     return length

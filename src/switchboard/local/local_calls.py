@@ -16,13 +16,19 @@ from collections.abc import Callable
 
 from switchboard.local.http11 import (
     BadHttpRequest,
+    BodyTooLarge,
     HttpRequest,
     content_length,
     json_body,
     parse_head,
     response_bytes,
 )
-from switchboard.local.management_api import HttpAnswer, ManagementApi, is_management_path
+from switchboard.local.management_api import (
+    HttpAnswer,
+    ManagementApi,
+    is_management_path,
+    too_large,
+)
 
 log = logging.getLogger("switchboard.local.gateway")
 _HEAD_LIMIT = 64 * 1024
@@ -64,6 +70,9 @@ class LocalCallsProtocol(asyncio.Protocol):
     def _answer_all(self) -> None:
         try:
             self._answer_buffered()
+        except BodyTooLarge:
+            # Over the HTTP limit (10 MB), far over @connections' 128 KB: the same 413.
+            self._write(too_large(), keep_alive=False)
         except BadHttpRequest as error:
             self._write(HttpAnswer(400, json_body({"message": str(error)})), keep_alive=False)
         except Exception:

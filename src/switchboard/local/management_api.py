@@ -36,6 +36,11 @@ def error(status: int, error_type: str, message: str) -> HttpAnswer:
     )
 
 
+def too_large() -> HttpAnswer:
+    """A POST over the limit, as the service names it (boto3 raises PayloadTooLargeException)."""
+    return error(413, "PayloadTooLargeException", "Request entity too large")
+
+
 def iso8601(epoch_ms: int) -> str:
     seconds = epoch_ms / 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{epoch_ms % 1000:03d}Z"
@@ -78,7 +83,7 @@ class ManagementApi:
         connection_id = match.group("id")
         connection = self._lookup(connection_id)
         if request.method == "POST" and len(request.body) > MAX_MESSAGE_BYTES:
-            return error(413, "PayloadTooLargeException", "Request entity too large")
+            return too_large()
         if self._faults is not None:
             injected = self._injected(connection_id, connection)
             if injected is not None:

@@ -7,6 +7,7 @@ prints and logs go to stderr, which the gateway shows, so they can never corrupt
 
 from __future__ import annotations
 
+import decimal
 import importlib
 import json
 import os
@@ -47,6 +48,27 @@ def load_handler(spec: str) -> Callable[[Any, Any], Any]:
     if not callable(handler):
         raise TypeError(f"Handler {spec!r} is not callable")
     return handler  # type: ignore[no-any-return]
+
+
+def _lambda_json(value: Any) -> Any:
+    """What the Lambda Python runtime's marshaller accepts beyond plain JSON: a Decimal
+    (as boto3's DynamoDB resource returns numbers) is a JSON number. Anything else it
+    cannot write fails the invocation with Runtime.MarshalError, as in Lambda."""
+    if isinstance(value, decimal.Decimal):
+        if value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def encode_answer(answer: dict[str, Any]) -> bytes:
+    """One answer line; a result Lambda could not marshal becomes its MarshalError."""
+    try:
+        return json.dumps(answer, default=_lambda_json, ensure_ascii=False).encode()
+    except (TypeError, ValueError) as exc:
+        failure = _error(exc, "Runtime.MarshalError")
+        failure["errorMessage"] = f"Unable to marshal response: {exc}"
+        return json.dumps({"ok": False, "error": failure}).encode()
 
 
 def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
@@ -124,13 +146,7 @@ def serve(
                 else:
                     traceback.print_exc()
                 answer = {"ok": False, "error": _error(exc)}
-        try:
-            encoded = json.dumps(answer, default=str).encode()
-        except (TypeError, ValueError) as exc:
-            encoded = json.dumps(
-                {"ok": False, "error": _error(exc, "Runtime.MarshalError")}
-            ).encode()
-        answers.write(encoded + b"\n")
+        answers.write(encode_answer(answer) + b"\n")
         answers.flush()
 
 

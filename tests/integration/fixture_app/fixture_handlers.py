@@ -8,6 +8,8 @@ library is imported: this is a Lambda code directory of its own.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import os
 import time
@@ -77,11 +79,32 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """`{"action": "slow", "seconds": S}` sleeps S s, then replies."""
+    """`{"action": "slow", "seconds": S}` sleeps S s, then replies with the time it had left
+    when it started (`remaining`, ms) when asked (`"remaining": true`)."""
     record("message", event)
-    seconds = float(_body(event).get("seconds", 1))
+    remaining = context.get_remaining_time_in_millis()
+    body = _body(event)
+    seconds = float(body.get("seconds", 1))
     time.sleep(seconds)
+    if body.get("remaining"):
+        return _reply({"slept": seconds, "remaining": remaining})
     return _reply({"slept": seconds})
+
+
+#: What `shaped` returns for each `{"as": ...}`: results a Lambda function may hand back.
+SHAPES: dict[str, Any] = {
+    "object-body": {"statusCode": 200, "body": {"a": 1, "ok": True, "none": None}},
+    "list": ["a", 1, None],
+    "text": "plain text",
+    "decimal-body": {"statusCode": 200, "body": {"n": decimal.Decimal("1.5")}},
+    "datetime": {"statusCode": 200, "body": "x", "at": datetime.datetime(2026, 1, 1)},
+}
+
+
+def shaped(event: dict[str, Any], context: Any) -> Any:
+    """`{"action": "shape", "as": NAME}` returns SHAPES[NAME] as it is."""
+    record("message", event)
+    return SHAPES[_body(event)["as"]]
 
 
 def crash(event: dict[str, Any], context: Any) -> dict[str, Any]:
