@@ -148,6 +148,7 @@ class Broadcaster:
         self.helpers_started += len(helpers)
         outcomes: list[Outcome] = []
         errors: list[BaseException] = []
+        posters = 1  # this thread, and each helper that ran
         try:
             outcomes += self._drain(recipients, payload, sender)
         finally:
@@ -157,15 +158,18 @@ class Broadcaster:
                 # has nothing left to post: it is dropped rather than waited for.
                 if helper.cancel():
                     continue
+                posters += 1
                 try:
                     outcomes += helper.result()
                 except Exception as error:
                     errors.append(error)
         if errors:
             raise errors[0]
+        # How many posted at once, not how many were allowed: a room smaller than the pace
+        # had fewer in flight, and counting the allowance would overstate its wait.
         self.pace.record(
             len(outcomes),
-            in_flight,
+            posters,
             perf_counter() - started,
             process_time() - cpu_started,
         )

@@ -7,6 +7,7 @@ and the fan-out only ever see well-formed room names, display names and payloads
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import time
@@ -48,9 +49,11 @@ def parse_body(body: str | None) -> dict[str, Any]:
             '{"action": "sendmessage", "data": "hello"}'
         )
     try:
-        value = json.loads(body, parse_constant=_refuse_constant)
+        value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise BadRequest(_TOO_DEEP) from None
+    except _Overflow as error:
+        raise BadRequest(str(error)) from None
     except ValueError:
         raise InvalidJson("the message body is not valid JSON") from None
     if not isinstance(value, dict):
@@ -80,6 +83,20 @@ def _nesting(value: Any) -> int:
             return deepest
         pending.extend((child, depth + 1) for child in children)
     return deepest
+
+
+class _Overflow(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 is valid JSON, but Python reads it as inf and would write it back as Infinity,
+    # which is not: every recipient, and the room's history, would get a frame no client
+    # can parse.
+    value = float(text)
+    if math.isinf(value):
+        raise _Overflow(f"the number {text[:40]} is too large: numbers must fit a 64-bit float")
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

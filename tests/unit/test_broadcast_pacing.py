@@ -262,3 +262,19 @@ def test_a_small_send_does_not_wait_for_a_big_one_on_the_same_broadcaster(
     worker.join(timeout=10)
     assert big_done.is_set()
     assert fake.posted_ids() == Counter(ids(400)) + Counter(small)
+
+
+def test_the_pace_learns_from_how_many_posted_at_once_not_how_many_were_allowed(
+    exceptions: Any, store: Store
+) -> None:
+    # A room of 10 with 16 allowed: 10 posted at once. Recorded as 16, the wait per post
+    # would read 1.6 times too long and push the pace up for the next, bigger room.
+    fake = FakeManagementClient(exceptions, wait=WAIT_PER_POST)
+    fanout = Broadcaster(cast("ApiGatewayManagementApiClient", fake), store, concurrency=16)
+    recorded: list[tuple[int, int]] = []
+    fanout.pace.record = lambda posts, in_flight, wall, cpu: recorded.append((posts, in_flight))  # type: ignore[method-assign]
+
+    assert fanout.send(ids(10), PAYLOAD) == FanoutResult(delivered=10)
+    assert fanout.send(ids(40), PAYLOAD) == FanoutResult(delivered=40)
+
+    assert recorded == [(10, 10), (40, 16)]

@@ -92,6 +92,17 @@ def test_parse_body_reads_up_to_the_nesting_limit() -> None:
             'the message must be a JSON object with an "action" field, got a string',
         ),
         ("null", BadRequest, 'the message must be a JSON object with an "action" field, got null'),
+        # Valid JSON that Python would read as inf, and write back as Infinity (not JSON).
+        (
+            '{"action": "sendmessage", "data": 1e400}',
+            BadRequest,
+            "the number 1e400 is too large: numbers must fit a 64-bit float",
+        ),
+        (
+            '{"action": "sendmessage", "data": {"deep": [-2.5E+999]}}',
+            BadRequest,
+            "the number -2.5E+999 is too large: numbers must fit a 64-bit float",
+        ),
         (
             "true",
             BadRequest,

@@ -9,6 +9,7 @@ import pytest
 
 from switchboard import runtime
 from tests.support.events import connection_id
+from tests.support.management_api import received
 from tests.support.stack import Stack, reply
 
 ADA = connection_id(1)
@@ -45,6 +46,24 @@ def test_join_survives_an_unreadable_history(stack: Stack, monkeypatch: pytest.M
     assert answer["type"] == "joined"
     assert answer["messages"] == []
     assert "dev" in runtime.current().store.require_connection(ADA).rooms
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e999", "1.8e308"])
+@pytest.mark.parametrize("action", ["sendmessage", "sendto"])
+def test_numbers_too_large_for_a_float_are_refused_and_nothing_is_sent_or_stored(
+    stack: Stack, number: str, action: str
+) -> None:
+    stack.connect_as(ADA, "ada", "Ada")
+    stack.connect_as(BOB, "bob", "Bob")
+    before = received(BOB)
+    body = f'{{"action": "{action}", "room": "lobby", "to": "bob", "data": [1, {number}]}}'
+
+    answer = reply(stack.send_raw(ADA, body))
+
+    assert answer["error"] == "bad_request"
+    assert answer["message"].startswith(f"the number {number} is too large")
+    assert received(BOB) == before
+    assert runtime.current().history.recent("lobby") == []
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
