@@ -40,12 +40,20 @@ def announce_if_first_or_last(
     kind: Literal["joined", "left"],
     room: str,
     who: Connection,
+    *,
+    joined_at: int | None = None,
 ) -> FanoutResult | None:
-    """Announce unless another connection of the same user is (still) in the room."""
+    """Announce unless another connection of the same user is (still) in the room.
+
+    For a join, give `joined_at` (the membership's stamp): then only a connection that
+    joined before it keeps the announcement back, so of two joining at once, one announces.
+    """
     if (
         who.user_id
         and not who.guest
-        and store.user_in_room(who.user_id, room, excluding=who.connection_id)
+        and store.user_in_room(
+            who.user_id, room, excluding=who.connection_id, joined_before=joined_at
+        )
     ):
         return None
     return announce(broadcaster, kind, room, who)

@@ -48,6 +48,10 @@ THROTTLE_DELAYS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 _THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
+#: What a presence check reads of a membership: who, and when it joined.
+_MEMBERSHIP_ORDER = "connectionId, joinedAt"
+
+
 def connection_key(connection_id: str) -> dict[str, Any]:
     return {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": META}}
 
@@ -147,12 +151,14 @@ class Connection:
             "expiresAt": {"N": str(self.expires_at)},
         }
 
-    def membership_item(self, room: str) -> dict[str, Any]:
+    def membership_item(self, room: str, joined_at: int) -> dict[str, Any]:
         item: dict[str, Any] = {
             **membership_key(room, self.connection_id),
             "connectionId": {"S": self.connection_id},
             "name": {"S": self.name},
             "expiresAt": {"N": str(self.expires_at)},
+            # Orders a user's connections in the room: the first to join announces it.
+            "joinedAt": {"N": str(joined_at)},
         }
         if self.user_id:
             item["userId"] = {"S": self.user_id}
@@ -185,8 +191,14 @@ class Store:
                 }
             }
         ]
+        joined_at = connection.recorded_at or connection.connected_at
         writes += [
-            {"Put": {"TableName": self._table, "Item": connection.membership_item(room)}}
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": connection.membership_item(room, joined_at),
+                }
+            }
             for room in sorted(connection.rooms)
         ]
         user_item = connection.user_item()
@@ -211,8 +223,13 @@ class Store:
             )
         return connection
 
-    def join_room(self, connection: Connection, room: str, *, attempt: int = 1) -> bool:
-        """Add the membership; False when the connection was already a member."""
+    def join_room(
+        self, connection: Connection, room: str, *, joined_at: int | None = None, attempt: int = 1
+    ) -> bool:
+        """Add the membership, stamped `joined_at` (ms, now by default); False when the
+        connection was already a member."""
+        if joined_at is None:
+            joined_at = int(time.time() * 1000)
         if room in connection.rooms:
             return False
         if len(connection.rooms) >= MAX_ROOMS_PER_CONNECTION:
@@ -235,7 +252,12 @@ class Store:
                             },
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": connection.membership_item(room)}},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": connection.membership_item(room, joined_at),
+                        }
+                    },
                 ]
             )
         except BotoClientError as error:
@@ -243,7 +265,7 @@ class Store:
                 raise
             # The record changed under us (a concurrent join/leave) or is gone: re-read.
             current = self.require_connection(connection.connection_id)
-            return self.join_room(current, room, attempt=attempt + 1)
+            return self.join_room(current, room, joined_at=joined_at, attempt=attempt + 1)
         return True
 
     def leave_room(self, connection: Connection, room: str, *, attempt: int = 1) -> bool:
@@ -385,38 +407,55 @@ class Store:
         # A key no item has: the read costs half a capacity unit and returns nothing.
         self._db.get_item(TableName=self._table, Key={"PK": {"S": "HEALTH"}, "SK": {"S": "HEALTH"}})
 
-    def user_in_room(self, user_id: str, room: str, *, excluding: str) -> bool:
-        """Whether another connection of the user is in the room (presence is per user)."""
+    def user_in_room(
+        self, user_id: str, room: str, *, excluding: str, joined_before: int | None = None
+    ) -> bool:
+        """Whether another connection of the user is in the room (presence is per user).
+
+        With `joined_before`, only one that joined earlier counts (the same millisecond:
+        the lower connection id). Two connections of a user joining at once then agree on
+        which of them was first, so one of them announces it, not neither.
+        """
         others = [cid for cid in self.user_connection_ids(user_id) if cid != excluding]
+
+        def counts(item: dict[str, Any]) -> bool:
+            if joined_before is None:
+                return True
+            # A membership written before joinedAt existed counts as the earliest.
+            joined = int(item.get("joinedAt", {"N": "0"})["N"])
+            return (joined, item["connectionId"]["S"]) < (joined_before, excluding)
+
         for start in range(0, len(others), 100):
             keys = [membership_key(room, cid) for cid in others[start : start + 100]]
             response = self._db.batch_get_item(
                 RequestItems={
                     self._table: {
                         "Keys": keys,
-                        "ProjectionExpression": "PK",
+                        "ProjectionExpression": _MEMBERSHIP_ORDER,
                         "ConsistentRead": True,
                     }
                 }
             )
             answered: dict[str, Any] = dict(response.get("Responses", {}))
-            if answered.get(self._table):
+            if any(counts(item) for item in answered.get(self._table, [])):
                 return True
             # Unprocessed keys (under throttling) are asked for one by one.
             unprocessed: dict[str, Any] = dict(response.get("UnprocessedKeys", {}))
             leftover = unprocessed.get(self._table, {}).get("Keys")
-            if leftover and self._any_present(leftover):
+            if leftover and any(counts(item) for item in self._memberships(leftover)):
                 return True
         return False
 
-    def _any_present(self, keys: list[Any]) -> bool:
-        return any(
-            "Item"
-            in self._db.get_item(
-                TableName=self._table, Key=key, ProjectionExpression="PK", ConsistentRead=True
-            )
-            for key in keys
-        )
+    def _memberships(self, keys: list[Any]) -> Iterator[dict[str, Any]]:
+        for key in keys:
+            item = self._db.get_item(
+                TableName=self._table,
+                Key=key,
+                ProjectionExpression=_MEMBERSHIP_ORDER,
+                ConsistentRead=True,
+            ).get("Item")
+            if item is not None:
+                yield dict(item)
 
     def _pages(self, partition: str, projection: str) -> Iterator[list[dict[str, Any]]]:
         kwargs: dict[str, Any] = {

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from switchboard.broadcast import FanoutResult
 from switchboard.config import Config
 from switchboard.presence import announce, announce_if_first_or_last, presence_event
 from switchboard.runtime import Runtime
-from switchboard.store import Connection
+from switchboard.store import Connection, membership_key
 from tests.support.events import connection_id
 from tests.support.management_api import received, recipients
 from tests.unit.conftest import MANAGEMENT_ENDPOINT
@@ -158,3 +159,49 @@ def test_guests_always_announce(rt: Runtime) -> None:
             "guest": True,
         }
     ]
+
+
+def joined_for(rt: Runtime, cid: str, joined_at: int) -> FanoutResult | None:
+    broadcaster = rt.broadcaster(MANAGEMENT_ENDPOINT)
+    who = rt.store.require_connection(cid)
+    return announce_if_first_or_last(
+        rt.store, broadcaster, "joined", "dev", who, joined_at=joined_at
+    )
+
+
+def test_of_two_connections_joining_at_once_the_first_announces_and_only_it(
+    rt: Runtime,
+) -> None:
+    # Both memberships are written before either checks (two invocations side by side):
+    # each sees the other, so "is another connection here?" kept both quiet.
+    rt.store.add_connection(member(ADA_2, "u-ada", "ada", {"lobby"}))
+    rt.store.join_room(rt.store.require_connection(ADA_1), "dev", joined_at=1_000)
+    rt.store.join_room(rt.store.require_connection(ADA_2), "dev", joined_at=1_001)
+
+    assert joined_for(rt, ADA_2, 1_001) is None
+    assert joined_for(rt, ADA_1, 1_000) == FanoutResult(delivered=2)  # bob and ADA_2
+    assert [event["connectionId"] for event in received(BOB)] == [ADA_1]
+
+
+def test_in_the_same_millisecond_the_lower_connection_id_is_first(rt: Runtime) -> None:
+    rt.store.add_connection(member(ADA_2, "u-ada", "ada", {"lobby"}))
+    for cid in (ADA_1, ADA_2):
+        rt.store.join_room(rt.store.require_connection(cid), "dev", joined_at=5_000)
+    first, second = sorted([ADA_1, ADA_2])
+
+    assert joined_for(rt, second, 5_000) is None
+    assert joined_for(rt, first, 5_000) == FanoutResult(delivered=2)
+
+
+def test_a_membership_without_a_join_stamp_counts_as_the_earliest(rt: Runtime) -> None:
+    # Written before memberships carried joinedAt: it was there first.
+    rt.store.join_room(rt.store.require_connection(ADA_1), "dev")
+    boto3.client("dynamodb").update_item(
+        TableName=rt.store.table_name,
+        Key=membership_key("dev", ADA_1),
+        UpdateExpression="REMOVE joinedAt",
+    )
+    rt.store.add_connection(member(ADA_2, "u-ada", "ada", {"lobby"}))
+    rt.store.join_room(rt.store.require_connection(ADA_2), "dev", joined_at=1)
+
+    assert joined_for(rt, ADA_2, 1) is None

@@ -94,6 +94,8 @@ def test_add_connection_writes_the_record_and_its_rooms(store: Store, items: Ite
         "connectionId": {"S": ADA},
         "name": {"S": "ada"},
         "expiresAt": {"N": str(CONNECTED_AT // 1000 + TTL)},
+        # No recordedAt on this record: its initial rooms were joined when it connected.
+        "joinedAt": {"N": str(CONNECTED_AT)},
     }
     assert store.get_connection(ADA) == connection(rooms=frozenset({"lobby", "dev"}))
 

@@ -19,7 +19,14 @@ from switchboard.history import JOIN_HISTORY, MAX_PAGE
 from switchboard.identity import Identity
 from switchboard.messaging import send_to_room, send_to_user
 from switchboard.presence import announce_if_first_or_last, presence_event
-from switchboard.protocol import ACTIONS, limit_field, parse_body, room_field, user_field
+from switchboard.protocol import (
+    ACTIONS,
+    limit_field,
+    now_ms,
+    parse_body,
+    room_field,
+    user_field,
+)
 from switchboard.runtime import Runtime
 
 Action = Callable[[WebSocketEvent, Runtime, dict[str, Any]], Response]
@@ -85,11 +92,14 @@ def join(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Respons
     room = room_field(message, required=True)
     _may_enter(event, room)
     connection = rt.store.require_connection(event.connection_id)
-    if rt.store.join_room(connection, room):
+    joined_at = now_ms()
+    if rt.store.join_room(connection, room, joined_at=joined_at):
         # For the HTTP API's room list; written while the announcement goes out.
         registering = rt.in_background(lambda: rt.room_index.register(room))
         broadcaster = rt.broadcaster(event.management_endpoint())
-        announce_if_first_or_last(rt.store, broadcaster, "joined", room, connection)
+        announce_if_first_or_last(
+            rt.store, broadcaster, "joined", room, connection, joined_at=joined_at
+        )
         _settle_registration(registering, room)
     reply = presence_event("joined", room, connection)
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 
 from switchboard import runtime
+from switchboard.store import Store
 from tests.support.events import connection_id
 from tests.support.management_api import received
 from tests.support.stack import Stack, reply
@@ -74,3 +76,34 @@ def test_non_json_numbers_are_refused(stack: Stack, constant: str) -> None:
     answer = reply(response)
     assert answer["error"] == "invalid_json"
     assert json.loads(json.dumps(answer)) == answer
+
+
+def test_two_connections_of_a_user_joining_at_once_announce_it_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watcher, first, second = connection_id(7), connection_id(8), connection_id(9)
+    stack.connect(watcher, "watcher")
+    stack.send(watcher, {"action": "join", "room": "ops"})
+    stack.connect_as(first, "u-ann", "ann")
+    stack.connect_as(second, "u-ann", "ann")
+    # Two invocations side by side: both memberships are written before either checks.
+    both_written = threading.Barrier(2, timeout=10)
+    join_room = Store.join_room
+
+    def join_then_wait(self: Store, *args: Any, **kwargs: Any) -> bool:
+        joined = join_room(self, *args, **kwargs)
+        both_written.wait()
+        return joined
+
+    monkeypatch.setattr(Store, "join_room", join_then_wait)
+    threads = [
+        threading.Thread(target=stack.send, args=(cid, {"action": "join", "room": "ops"}))
+        for cid in (first, second)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    joined = [m for m in received(watcher) if m["type"] == "joined" and m["room"] == "ops"]
+    assert len(joined) == 1, joined

@@ -34,10 +34,16 @@ CONNECTED_AT = 1795830432345  # connect.json's requestContext.connectedAt, in mi
 def by_key(items: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Items by key; a record's `recordedAt` (the time of the write) checked, then left out."""
     found = {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
-    for (_, sk), item in found.items():
+    recorded = {}
+    for (pk, sk), item in found.items():
         if sk == "META":
-            recorded = int(item.pop("recordedAt")["N"])
-            assert abs(recorded - time.time() * 1000) < 60_000, "recordedAt is when it was written"
+            recorded[pk.removeprefix("CONN#")] = int(item.pop("recordedAt")["N"])
+            assert abs(recorded[pk.removeprefix("CONN#")] - time.time() * 1000) < 60_000
+    for (pk, _), item in found.items():
+        if pk.startswith("ROOM#"):
+            # The initial rooms are joined when the record is written.
+            joined = int(item.pop("joinedAt")["N"])
+            assert joined == recorded[item["connectionId"]["S"]], "joinedAt is the write"
     return found
 
 
