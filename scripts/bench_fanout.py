@@ -90,7 +90,9 @@ class MemoryRoom(Store):
         for start in range(0, len(self._members), self._members_per_page):
             yield self._members[start : start + self._members_per_page]
 
-    def remove_connection(self, connection_id: str) -> Connection | None:
+    def remove_connection(
+        self, connection_id: str, *, note_departure: bool = False
+    ) -> Connection | None:
         raise AssertionError("no member is gone in this benchmark")
 
 

@@ -559,7 +559,8 @@ def test_http_api_function_may_use_only_what_it_does() -> None:
         if action.startswith("dynamodb:")
     ]
     # Read and page (Query, GetItem), store history (PutItem), prune stale connections
-    # (GetItem, DeleteItem in a transaction). Rooms are registered by joins, not here.
+    # (GetItem; DeleteItem and PutItem, the departure note, in a transaction). Rooms are
+    # registered by joins, not here.
     assert sorted(dynamodb) == [
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",

@@ -197,7 +197,9 @@ class Broadcaster:
                 if self._still_connecting(connection_id):
                     log.info("recipient connecting, kept", extra={"connectionId": connection_id})
                     return Outcome.CONNECTING
-                self._store.remove_connection(connection_id)
+                # Its `$disconnect` finds the record gone: a copy tells it which rooms to
+                # tell that it left.
+                self._store.remove_connection(connection_id, note_departure=True)
             except Exception as error:
                 # Pruning is best effort: TTL removes the records if this fails. Any error
                 # (remove_connection's RuntimeError after repeated conflicts included) must

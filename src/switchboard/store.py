@@ -56,6 +56,11 @@ def connection_key(connection_id: str) -> dict[str, Any]:
     return {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": META}}
 
 
+def departure_key(connection_id: str) -> dict[str, Any]:
+    """A pruned connection's record, kept for its `$disconnect` (Store.take_departure)."""
+    return {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "DEPARTED"}}
+
+
 def membership_key(room: str, connection_id: str) -> dict[str, Any]:
     return {"PK": {"S": f"ROOM#{room}"}, "SK": {"S": f"CONN#{connection_id}"}}
 
@@ -303,11 +308,17 @@ class Store:
             return self.leave_room(current, room, attempt=attempt + 1)
         return True
 
-    def remove_connection(self, connection_id: str) -> Connection | None:
+    def remove_connection(
+        self, connection_id: str, *, note_departure: bool = False
+    ) -> Connection | None:
         """Delete the connection and all its memberships; None when it was already gone.
 
         Idempotent, and safe against a concurrent join: the delete is conditional on the
         version that was read, so a membership added in between is seen on the retry.
+
+        `note_departure` (a broadcast pruning a recipient that answered 410) keeps a copy of
+        the record, in the same transaction, for the connection's `$disconnect` to take
+        (`take_departure`): it comes after the prune and must still tell the rooms.
         """
         for _ in range(_REMOVE_ATTEMPTS):
             connection = self.get_connection(connection_id)
@@ -336,6 +347,10 @@ class Store:
                         }
                     }
                 )
+            if note_departure:
+                # It expires with the record it copies, if no `$disconnect` ever takes it.
+                note = {**connection.to_item(), **departure_key(connection_id)}
+                writes.append({"Put": {"TableName": self._table, "Item": note}})
             try:
                 self._transact(writes)
             except BotoClientError as error:
@@ -346,6 +361,15 @@ class Store:
         raise RuntimeError(
             f"connection {connection_id} kept changing; gave up after {_REMOVE_ATTEMPTS} tries"
         )
+
+    def take_departure(self, connection_id: str) -> Connection | None:
+        """The record a prune kept for the connection's `$disconnect`, deleted as it is read
+        (so only one `$disconnect` gets it); None when there is none."""
+        response = self._db.delete_item(
+            TableName=self._table, Key=departure_key(connection_id), ReturnValues="ALL_OLD"
+        )
+        attributes = response.get("Attributes")
+        return Connection.from_item(dict(attributes)) if attributes else None
 
     def _transact(self, writes: list[TransactWriteItemTypeDef]) -> None:
         """TransactWriteItems, retried with jittered backoff while cancelled for capacity.

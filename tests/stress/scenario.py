@@ -76,15 +76,25 @@ def injected_details(gateway: LocalGateway, fault: str) -> list[str]:
 
 
 def connection_records(dynamodb: DynamoDBClient) -> dict[str, set[tuple[str, str]]]:
-    """The connection items in the table by the connection they belong to."""
+    """The connection items in the table by the connection they belong to (departure
+    notes, which outlive the connection, are `departure_notes`)."""
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for item in items(dynamodb, TABLE):
         pk, sk = item["PK"]["S"], item["SK"]["S"]
-        if not pk.startswith(CONNECTION_ITEMS):
+        if not pk.startswith(CONNECTION_ITEMS) or sk == "DEPARTED":
             continue
         owner = pk.removeprefix("CONN#") if sk == "META" else sk.removeprefix("CONN#")
         found[owner].add((pk, sk))
     return dict(found)
+
+
+def departure_notes(dynamodb: DynamoDBClient) -> dict[str, dict[str, Any]]:
+    """The notes pruned connections left for their `$disconnect`, by connection id."""
+    return {
+        item["PK"]["S"].removeprefix("CONN#"): item
+        for item in items(dynamodb, TABLE)
+        if item["PK"]["S"].startswith("CONN#") and item["SK"]["S"] == "DEPARTED"
+    }
 
 
 def expected_records(connection_id: str, rooms: set[str]) -> set[tuple[str, str]]:

@@ -22,7 +22,9 @@ _MESSAGE_KEY = re.compile(r"\d{13}#[0-9a-f]{32}")
 def violations(items: Iterable[dict[str, Any]]) -> list[str]:
     found: list[str] = []
     by_key = {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
-    records = {pk[5:]: item for (pk, sk), item in by_key.items() if pk.startswith("CONN#")}
+    records = {
+        pk[5:]: item for (pk, sk), item in by_key.items() if pk.startswith("CONN#") and sk == "META"
+    }
     for key, item in by_key.items():
         if "expiresAt" not in item or "N" not in item["expiresAt"]:
             found.append(f"{key} has no expiresAt")
@@ -39,7 +41,11 @@ def violations(items: Iterable[dict[str, Any]]) -> list[str]:
             # The room registry (room_index.py) may outlive members; it must name a room.
             if not sk.startswith("ROOM#") or not ROOM_PATTERN.fullmatch(sk[5:]):
                 found.append(f"registry item of an invalid room {sk!r}")
-        elif not pk.startswith("CONN#"):
+        elif pk.startswith("CONN#") and sk == "DEPARTED":
+            # A pruned connection's record, kept for its $disconnect: the record is gone.
+            if pk[5:] in records:
+                found.append(f"departure note of {pk[5:]}, which still has its record")
+        elif not (pk.startswith("CONN#") and sk == "META"):
             found.append(f"unknown item {(pk, sk)}")
     return found
 

@@ -32,6 +32,7 @@ from tests.plugins.stress_report import Record
 from tests.stress.chat_clients import ChatClient
 from tests.stress.scenario import (
     connection_records,
+    departure_notes,
     expected_records,
     fault_flags,
     injected,
@@ -244,6 +245,10 @@ async def test_gone_recipients_mid_broadcast_are_pruned_and_the_rest_delivered(
         after = await asyncio.to_thread(connection_records, dynamodb)
         assert set(after) == set(before) - gone, "the gone members' records were pruned"
         assert all(after[cid] == before[cid] for cid in after), "the others' records are intact"
+        # Each left a note for a $disconnect that (here) never comes; it expires with them.
+        notes = await asyncio.to_thread(departure_notes, dynamodb)
+        assert set(notes) == gone
+        assert all("expiresAt" in note for note in notes.values())
 
         again = await sender.send(2, room="lobby")
         row.add(f"next broadcast: delivered {again['delivered']}, pruned {again['pruned']}")
@@ -481,4 +486,5 @@ async def test_records_of_a_lost_disconnect_expire_and_are_pruned(
         row.add(f"next broadcast: pruned {ack['pruned']}, delivered {ack['delivered']}")
         assert (ack["delivered"], ack["pruned"], ack["failed"]) == (0, leavers, 0)
         assert set(await asyncio.to_thread(connection_records, dynamodb)) == {sender.connection_id}
+        assert set(await asyncio.to_thread(departure_notes, dynamodb)) == ghosts
         await sender.close()

@@ -107,7 +107,11 @@ def test_gone_connections_are_pruned_with_all_their_memberships(
     assert recipients() == set(live)
     remaining = keys()
     for cid in stale:
-        assert not {k for k in remaining if cid in k[0] or cid in k[1]}, f"{cid} left records"
+        # Only the departure note is left, for the connection's own $disconnect.
+        left = {k for k in remaining if cid in k[0] or cid in k[1]}
+        assert left == {(f"CONN#{cid}", "DEPARTED")}, f"{cid} left records"
+        departed = runtime.store.take_departure(cid)
+        assert departed is not None and departed.rooms == {"lobby", "dev", "ops"}
     assert (f"CONN#{SENDER}", "META") in remaining
     for cid in live:
         assert (f"CONN#{cid}", "META") in remaining
@@ -243,7 +247,7 @@ def test_a_failed_prune_is_logged_and_does_not_abort(
     stale, live = connection_id(2), connection_id(3)
     faults.fail(stale, management_api.gone)
 
-    def unavailable(cid: str) -> Connection | None:
+    def unavailable(cid: str, **_: Any) -> Connection | None:
         raise failure
 
     monkeypatch.setattr(runtime.store, "remove_connection", unavailable)
@@ -301,4 +305,4 @@ def test_a_gone_recipient_still_connecting_is_counted_but_kept(
     result = fanout.to_room("lobby", PAYLOAD, sender=SENDER)
     assert result == FanoutResult(delivered=0, pruned=2, failed=0)
     assert (f"CONN#{connecting}", "META") in keys(), "its $connect may still be running"
-    assert not {k for k in keys() if stale in k[0] or stale in k[1]}
+    assert {k for k in keys() if stale in k[0] or stale in k[1]} == {(f"CONN#{stale}", "DEPARTED")}

@@ -10,6 +10,9 @@ from switchboard.runtime import Runtime
 
 def disconnect(event: WebSocketEvent, rt: Runtime) -> Response:
     removed = rt.store.remove_connection(event.connection_id)
+    if removed is None:
+        # A broadcast pruned it first (a 410): the copy it kept names the rooms.
+        removed = rt.store.take_departure(event.connection_id)
     if removed is not None:
         broadcaster = rt.broadcaster(event.management_endpoint())
         for room in sorted(removed.rooms):

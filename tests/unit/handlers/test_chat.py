@@ -270,6 +270,9 @@ def test_stale_members_are_pruned_and_counted(
         (f"USER#guest:{DEE}", f"CONN#{DEE}"),
         ("MSG#lobby", f"{received(DEE)[0]['ts']:013d}#{sent['id']}"),
         ("ROOMS", "ROOM#dev"),
+        # Kept for their own $disconnects, which are coming.
+        (f"CONN#{BOB}", "DEPARTED"),
+        (f"CONN#{CY}", "DEPARTED"),
     }, "bob's and cy's records went with them, dev membership and user index too"
     assert trio.send(BOB, {"action": "sendmessage", "data": "I'm back"}) == error(
         "not_connected",
@@ -753,7 +756,7 @@ def test_sendto_prunes_a_stale_connection_of_the_user(
     faults.fail(ADA_2, management_api.gone)
     sent = users.send(BOB_U, {"action": "sendto", "to": "u-ada", "data": "x"})
     assert (sent["delivered"], sent["pruned"], sent["failed"]) == (1, 1, 0)
-    assert not {k for k in keys() if ADA_2 in k[0] or ADA_2 in k[1]}
+    assert {k for k in keys() if ADA_2 in k[0] or ADA_2 in k[1]} == {(f"CONN#{ADA_2}", "DEPARTED")}
     assert users.send(BOB_U, {"action": "sendto", "to": "u-ada", "data": "y"})["delivered"] == 1
 
 

@@ -79,8 +79,32 @@ def test_stale_room_mates_are_pruned_on_the_way_out(
         (f"CONN#{CY}", "META"),
         ("ROOM#lobby", f"CONN#{CY}"),
         (f"USER#guest:{CY}", f"CONN#{CY}"),
+        (f"CONN#{BOB}", "DEPARTED"),  # kept for BOB's own $disconnect, which is coming
     }
     assert recipients() == {CY}
+
+
+def test_a_connection_pruned_before_its_disconnect_still_tells_its_rooms(
+    stack: Stack, faults: ManagementFaults, keys: Keys
+) -> None:
+    # ADA's client has gone; API Gateway answers 410 for it, but its $disconnect runs only
+    # after a message to the room has already found it gone and pruned it.
+    for cid, name in ((ADA, "ada"), (BOB, "bob"), (CY, "cy")):
+        stack.connect(cid, name=name)
+        stack.send(cid, {"action": "join", "room": "dev"})
+    faults.fail(ADA, management_api.gone)
+    sent = stack.send(BOB, {"action": "sendmessage", "room": "dev", "data": "hi"})
+    assert sent["pruned"] == 1
+    clear()
+
+    assert stack.disconnect(ADA) == {"statusCode": 200}
+
+    assert [(m["type"], m["room"]) for m in received(CY)] == [("left", "dev"), ("left", "lobby")]
+    assert all(m["connectionId"] == ADA for m in received(CY))
+    assert not {k for k in keys() if ADA in k[0] or ADA in k[1]}, "the note is taken"
+    clear()
+    assert stack.disconnect(ADA) == {"statusCode": 200}
+    assert recipients() == set(), "taken once: a second $disconnect announces nothing"
 
 
 def test_room_mates_that_cannot_be_reached_do_not_fail_the_disconnect(

@@ -124,7 +124,9 @@ def test_stale_and_unreachable_members_are_counted(
     response = post(client, "/rooms/lobby/messages", {"data": "x"}, service)
     answer = response.json()
     assert (answer["delivered"], answer["pruned"], answer["failed"]) == (2, 1, 1)
-    assert not {k for k in keys() if BOB in k[0] or BOB in k[1]}, "bob's records are pruned"
+    assert {k for k in keys() if BOB in k[0] or BOB in k[1]} == {(f"CONN#{BOB}", "DEPARTED")}, (
+        "bob's records are pruned (a note is kept for his $disconnect)"
+    )
     assert (f"CONN#{CY}", "META") in keys(), "a 403 is no reason to forget cy"
 
 
