@@ -19,12 +19,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from switchboard.errors import BadRequest
+from switchboard.protocol import encode
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 MAX_PAGE = 100
 JOIN_HISTORY = 20
+#: What a page's messages may add up to, encoded: the reply carrying them is one WebSocket
+#: message, at most 128 KB, and its envelope (type, room, cursor, a join's presence fields)
+#: needs the rest. A page that would be larger stops early, with a cursor to the rest.
+PAGE_BYTES = 126 * 1024
 _SORT_KEY = re.compile(r"\d{13}#[0-9a-f]{32}")
 
 
@@ -120,11 +125,20 @@ class History:
             }
         response = self._db.query(**kwargs)
         found = list(response.get("Items", []))
-        items = found[:limit]
-        messages = [_message(room, item) for item in reversed(items)]
+        # Newest first: keep as many as fit the reply, always at least one.
+        newest_first: list[dict[str, Any]] = []
+        size = 0
+        for item in found[:limit]:
+            message = _message(room, item)
+            size += len(encode(message)) + 1  # and its comma
+            if newest_first and size > PAGE_BYTES:
+                break
+            newest_first.append(message)
+        kept = found[: len(newest_first)]
         # LastEvaluatedKey with fewer items: the 1 MB page ended first.
-        more = bool(items) and (len(found) > limit or "LastEvaluatedKey" in response)
-        return HistoryPage(messages, encode_cursor(room, items[-1]["SK"]["S"]) if more else None)
+        more = bool(kept) and (len(found) > len(kept) or "LastEvaluatedKey" in response)
+        next_cursor = encode_cursor(room, kept[-1]["SK"]["S"]) if more else None
+        return HistoryPage(newest_first[::-1], next_cursor)
 
 
 def _message(room: str, item: dict[str, Any]) -> dict[str, Any]:

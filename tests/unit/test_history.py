@@ -13,11 +13,13 @@ from switchboard.errors import BadRequest
 from switchboard.history import (
     JOIN_HISTORY,
     MAX_PAGE,
+    PAGE_BYTES,
     History,
     HistoryPage,
     decode_cursor,
     encode_cursor,
 )
+from switchboard.protocol import encode
 from tests.support.events import connection_id
 
 if TYPE_CHECKING:
@@ -117,6 +119,36 @@ def test_a_page_is_oldest_to_newest_with_the_cursor_before_its_oldest(history: H
     page = history.page("dev", 3)
     assert page == HistoryPage(sent[2:], encode_cursor("dev", sort_key(sent[2])))
     assert history.page("dev", 3, page.next) == HistoryPage(sent[:2], None)
+
+
+def test_a_page_of_large_messages_stops_where_the_reply_would_pass_128_kb(
+    history: History,
+) -> None:
+    # 20 messages of ~30 KB: 600 KB, far over one WebSocket message (128 KB).
+    sent = [envelope(n, data="x" * 30_000) for n in range(20)]
+    for message in sent:
+        history.append(message)
+
+    first = history.page("dev", MAX_PAGE)
+
+    assert first.messages == sent[-4:], "the newest that fit"
+    assert sum(len(encode(m)) + 1 for m in first.messages) <= PAGE_BYTES
+    assert first.next == encode_cursor("dev", sort_key(sent[-4]))
+    assert len(encode({"type": "history", "room": "dev", **vars(first)})) < 128 * 1024
+    # Following the cursors reads every message once, oldest first.
+    pages = [first]
+    while pages[-1].next is not None:
+        pages.append(history.page("dev", MAX_PAGE, pages[-1].next))
+    assert [m for page in reversed(pages) for m in page.messages] == sent
+    assert history.recent("dev") == sent[-4:], "a join's history is bounded the same way"
+
+
+def test_one_message_larger_than_the_budget_still_comes_back(history: History) -> None:
+    history.append(envelope(0, data="y" * 130_000))
+    history.append(envelope(1, data="z" * 130_000))
+    page = history.page("dev", MAX_PAGE)
+    assert [m["id"] for m in page.messages] == [f"{1:032x}"]
+    assert history.page("dev", MAX_PAGE, page.next).messages[0]["id"] == f"{0:032x}"
 
 
 def test_an_empty_room(history: History) -> None:
