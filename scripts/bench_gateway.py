@@ -47,6 +47,7 @@ from matplotlib.figure import Figure
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from switchboard.local.functions import socket_directory
 from switchboard.runtime import management_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +129,9 @@ async def start_server(
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(source / "src"), env.get("PYTHONPATH")])
         )
-    scratch = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    # Short enough that the gateway's Unix sockets fit under it (else it falls back to /tmp,
+    # outside what the kill below removes).
+    scratch = Path(socket_directory())
     env["TMPDIR"] = str(scratch)
     stderr_path = Path(tempfile.mkstemp(prefix=f"bench-{kind}-", suffix=".log")[1])
     with stderr_path.open("wb") as stderr:

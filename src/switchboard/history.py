@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from switchboard.errors import BadRequest
-from switchboard.protocol import encode
+from switchboard.protocol import MAX_ROOM_MESSAGE_BYTES, encode
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -28,8 +28,9 @@ MAX_PAGE = 100
 JOIN_HISTORY = 20
 #: What a page's messages may add up to, encoded: the reply carrying them is one WebSocket
 #: message, at most 128 KB, and its envelope (type, room, cursor, a join's presence fields)
-#: needs the rest. A page that would be larger stops early, with a cursor to the rest.
-PAGE_BYTES = 126 * 1024
+#: needs the rest. A page that would be larger stops early, with a cursor to the rest; one
+#: message alone always fits (room messages are refused above this size).
+PAGE_BYTES = MAX_ROOM_MESSAGE_BYTES
 _SORT_KEY = re.compile(r"\d{13}#[0-9a-f]{32}")
 
 

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.broadcast import FanoutResult
-from switchboard.protocol import encode_deliverable, new_message_id, now_ms
+from switchboard.protocol import (
+    MAX_ROOM_MESSAGE_BYTES,
+    encode_deliverable,
+    new_message_id,
+    now_ms,
+)
 from switchboard.runtime import Runtime
 
 log = logging.getLogger("switchboard.messaging")
@@ -51,7 +56,7 @@ def send_to_room(
 ) -> Sent:
     """Deliver to every member (but `exclude`) and store it in the room's history."""
     message = room_message(room, sender, data)
-    payload = encode_deliverable(message)
+    payload = encode_deliverable(message, MAX_ROOM_MESSAGE_BYTES)
     storing = rt.in_background(lambda: rt.history.append(message))
     result = rt.broadcaster(endpoint).to_room(room, payload, sender=exclude)
     try:

@@ -32,6 +32,9 @@ ROOM_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 NAME_MAX = 32
 #: What `@connections` accepts in one POST; a message we cannot deliver is refused up front.
 MAX_POST_BYTES = 128 * 1024
+#: A room message is also kept in history, and a history page or a join's reply (one
+#: WebSocket message, 128 KB) must be able to carry it with its envelope (under 1 KB).
+MAX_ROOM_MESSAGE_BYTES = MAX_POST_BYTES - 1024
 #: A connection may belong to at most this many rooms, so that removing it is one transaction.
 MAX_ROOMS_PER_CONNECTION = 50
 #: Levels of arrays and objects a message may nest, itself included. Python's json recurses
@@ -165,8 +168,9 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def encode_deliverable(message: Mapping[str, Any]) -> bytes:
-    """`encode`, refusing a message larger than one `@connections` POST may carry.
+def encode_deliverable(message: Mapping[str, Any], limit: int = MAX_POST_BYTES) -> bytes:
+    """`encode`, refusing a message larger than one `@connections` POST may carry (or
+    `limit`, for a room message: MAX_ROOM_MESSAGE_BYTES).
 
     Also refused: text UTF-8 cannot carry (a lone surrogate, which JSON's `\\uXXXX` escapes
     can spell) and nesting too deep to encode; either would fail every reader of the message.
@@ -180,10 +184,11 @@ def encode_deliverable(message: Mapping[str, Any]) -> bytes:
         ) from None
     except RecursionError:
         raise BadRequest(_TOO_DEEP) from None
-    if len(payload) > MAX_POST_BYTES:
+    if len(payload) > limit:
         raise PayloadTooLarge(
             f'"data" is too large: the message would be {len(payload)} bytes, '
-            f"the limit is {MAX_POST_BYTES}"
+            f"the limit is {limit}"
+            + (" (a room message must also fit a history page)" if limit < MAX_POST_BYTES else "")
         )
     return payload
 

@@ -230,8 +230,20 @@ async def test_a_malformed_request_line_is_400_and_closes(calls_socket: str) -> 
         # int() would read these as 10 and 5.
         (request("GET", "/prod/@connections/x", b"", "Content-Length: 1_0"), "Content-Length"),
         (request("GET", "/prod/@connections/x", b"", "Content-Length: +5"), "Content-Length"),
+        # More digits than int() reads: a ValueError that must still be a 400.
+        (
+            request("GET", "/prod/@connections/x", b"", "Content-Length: " + "0" * 5000 + "5"),
+            "Content-Length",
+        ),
     ],
-    ids=["head-over-64kb", "negative-length", "empty-length", "underscore-length", "plus-length"],
+    ids=[
+        "head-over-64kb",
+        "negative-length",
+        "empty-length",
+        "underscore-length",
+        "plus-length",
+        "5001-digit-length",
+    ],
 )
 @async_test()
 async def test_oversized_or_negative_requests_are_400_and_close(

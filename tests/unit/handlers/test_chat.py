@@ -18,7 +18,7 @@ import pytest
 from switchboard import broadcast, runtime
 from switchboard.config import Config
 from switchboard.history import encode_cursor
-from switchboard.protocol import ACTIONS, MAX_POST_BYTES
+from switchboard.protocol import ACTIONS, MAX_POST_BYTES, MAX_ROOM_MESSAGE_BYTES
 from switchboard.runtime import Runtime
 from switchboard.store import Store
 from tests.support import management_api
@@ -602,7 +602,8 @@ def test_data_too_large_for_one_post(trio: Stack, items: Items) -> None:
     sent = trio.send(ADA, {"action": "sendmessage", "data": TOO_LARGE})
     assert sent["error"] == "bad_request"
     size = re.fullmatch(
-        rf'"data" is too large: the message would be (\d+) bytes, the limit is {MAX_POST_BYTES}',
+        rf'"data" is too large: the message would be (\d+) bytes, the limit is '
+        rf"{MAX_ROOM_MESSAGE_BYTES} \(a room message must also fit a history page\)",
         sent["message"],
     )
     assert size is not None, sent["message"]

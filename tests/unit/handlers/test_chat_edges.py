@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from switchboard import runtime
+from switchboard.protocol import MAX_POST_BYTES, MAX_ROOM_MESSAGE_BYTES, encode
 from switchboard.store import Store
 from tests.support.events import connection_id
 from tests.support.management_api import received
@@ -107,3 +108,30 @@ def test_two_connections_of_a_user_joining_at_once_announce_it_once(
 
     joined = [m for m in received(watcher) if m["type"] == "joined" and m["room"] == "ops"]
     assert len(joined) == 1, joined
+
+
+def test_the_largest_room_message_still_fits_a_join_reply_and_a_history_page(
+    stack: Stack,
+) -> None:
+    stack.connect_as(ADA, "ada", "Ada")
+    probe = stack.send(ADA, {"action": "sendmessage", "room": "lobby", "data": ""})
+    assert probe["type"] == "sent"
+    envelope = len(encode(runtime.current().history.recent("lobby")[-1]))
+    # One POST could carry more, but its history page or join reply then could not.
+    at_the_post_limit = "x" * (MAX_POST_BYTES - envelope)
+    refused = stack.send(ADA, {"action": "sendmessage", "room": "lobby", "data": at_the_post_limit})
+    assert refused["error"] == "bad_request"
+    largest = "x" * (MAX_ROOM_MESSAGE_BYTES - envelope)
+    assert (
+        stack.send(ADA, {"action": "sendmessage", "room": "lobby", "data": largest})["type"]
+        == "sent"
+    )
+
+    stack.connect_as(BOB, "bob", "Bob")
+    for reply_to in (
+        stack.send_raw(BOB, json.dumps({"action": "join", "room": "lobby"})),
+        stack.send_raw(BOB, json.dumps({"action": "history", "room": "lobby"})),
+    ):
+        answer = reply(reply_to)
+        assert answer["messages"][-1]["data"] == largest
+        assert len(reply_to["body"].encode()) <= MAX_POST_BYTES, answer["type"]
