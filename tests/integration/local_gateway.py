@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from switchboard.local.functions import socket_directory
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_APP = Path(__file__).resolve().parent / "fixture_app"
@@ -53,6 +56,8 @@ class LocalGateway:
     banner: list[str] = field(default_factory=list)
     #: The template's HTTP API (`HttpApi` events), when it has one.
     http_api_url: str | None = None
+    #: The gateway's TMPDIR, removed once it has exited (a killed one leaves its sockets).
+    scratch: Path | None = None
 
     @property
     def ws_url(self) -> str:
@@ -80,12 +85,19 @@ class LocalGateway:
         self.process.send_signal(signal.SIGINT)
 
     def wait(self, timeout: float = SHUTDOWN_SECONDS) -> int:
-        return self.process.wait(timeout=timeout)
+        code = self.process.wait(timeout=timeout)
+        self._remove_scratch()
+        return code
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+        self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def start_gateway(
@@ -111,7 +123,8 @@ def start_gateway(
         "WARNING",
         *flags,
     ]
-    env = {**os.environ, **(extra_env or {})}
+    scratch = Path(socket_directory())
+    env = {**os.environ, "TMPDIR": str(scratch), **(extra_env or {})}
     with stderr_path.open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
             command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
@@ -136,12 +149,15 @@ def start_gateway(
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=10)
+            shutil.rmtree(scratch, ignore_errors=True)
             raise GatewayFailedToStart(
                 f"{' '.join(command)} printed no complete banner (exit code {process.returncode})\n"
                 f"stdout: {banner}\nstderr: {stderr_path.read_text(encoding='utf-8')}"
             )
         banner.append(line)
-    return _described(process, banner, stderr_path)
+    gateway = _described(process, banner, stderr_path)
+    gateway.scratch = scratch
+    return gateway
 
 
 def _described(
