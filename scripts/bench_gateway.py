@@ -12,6 +12,7 @@ ack and no copy of its own message.
     .venv/bin/python scripts/bench_gateway.py                 # 100 and 500 clients
     .venv/bin/python scripts/bench_gateway.py --quick         # 50 clients, a smoke run
     .venv/bin/python scripts/bench_gateway.py --sizes 200 --sends 30
+    .venv/bin/python scripts/bench_gateway.py --runs 5          # and the ratios over 5 runs
 
 Prints the table (where the time goes, and what boto3 alone costs per post) and writes
 artifacts/bench_gateway.md and artifacts/bench_gateway.png. Issue 3's target: the gateway at
@@ -648,6 +649,51 @@ def markdown_table(rows: Sequence[Row]) -> str:
     return "\n".join([*lines, "", RATIO_NOTE])
 
 
+SUMMARY_HEADERS = ("metric", "min", "median", "max", f"runs within {TARGET_RATIO:g}x")
+
+
+def runs_summary(runs: Sequence[Sequence[Row]]) -> list[tuple[str, ...]]:
+    """Per metric, the ratio over several runs (each a full run, servers started afresh):
+    the least, the median, the most, and how many runs met the target."""
+    summary: list[tuple[str, ...]] = []
+    for i, first in enumerate(runs[0]):
+        ratios = [rows[i].ratio for rows in runs]
+        within = sum(ratio <= TARGET_RATIO for ratio in ratios)
+        summary.append(
+            (
+                first.metric,
+                f"{min(ratios):.1f}x",
+                f"{statistics.median(ratios):.1f}x",
+                f"{max(ratios):.1f}x",
+                f"{within} of {len(ratios)}",
+            )
+        )
+    return summary
+
+
+def summary_text(runs: Sequence[Sequence[Row]]) -> str:
+    cells = [SUMMARY_HEADERS, *runs_summary(runs)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(SUMMARY_HEADERS))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return f"The ratio over {len(runs)} runs:\n" + "\n".join(lines)
+
+
+def summary_markdown(runs: Sequence[Sequence[Row]]) -> str:
+    lines = [
+        "| " + " | ".join(SUMMARY_HEADERS) + " |",
+        "|" + "|".join(["---", *["---:"] * 4]) + "|",
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for cells in runs_summary(runs)]
+    return f"The ratio over {len(runs)} runs:\n\n" + "\n".join(lines)
+
+
 def time_breakdown(
     results: dict[tuple[str, int], Result], sizes: Sequence[int], price: PostPrice | None = None
 ) -> str:
@@ -831,6 +877,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--management-latency-ms", type=float, default=0.0, help="simulated @connections latency"
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat the whole run (fresh servers each time) and summarise the ratios",
+    )
     parser.add_argument("--out", type=Path, default=ARTIFACTS, help="where the .md and .png go")
     parser.add_argument(
         "--source",
@@ -846,6 +898,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("each size must be between 2 and 5000")
     if not 0 <= args.sends <= 1000:
         parser.error("--sends must be between 1 and 1000")
+    if not 1 <= args.runs <= 50:
+        parser.error("--runs must be between 1 and 50")
     return args
 
 
@@ -881,9 +935,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     # Before the servers start, on a quiet machine: the floor, not a contended figure.
     price = price_a_post()
-    results = asyncio.run(run(args))
+    runs: list[list[Row]] = []
+    problems: list[str] = []
+    for number in range(1, args.runs + 1):
+        if args.runs > 1:
+            print(f"run {number} of {args.runs}", file=sys.stderr, flush=True)
+        results = asyncio.run(run(args))
+        runs.append(table_rows(results, args.sizes))
+        problems += [p for result in results.values() for p in result.problems]
+        if args.runs > 1:
+            print(text_table(runs[-1]), file=sys.stderr, flush=True)
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
-    rows = table_rows(results, args.sizes)
+    # The table, the breakdown and the plot are the last run's; the summary is all of them.
+    rows = runs[-1]
     table = text_table(rows)
     breakdown = time_breakdown(results, args.sizes, price)
     print()
@@ -893,7 +957,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nGateway from {args.source.resolve()}; {load} on {os.cpu_count()} CPUs.")
     if load_before > 0.5 * (os.cpu_count() or 1):
         print("warning: the machine was busy before the run: timings are noisy")
-    problems = [p for result in results.values() for p in result.problems]
+    summary = ""
+    if args.runs > 1:
+        print()
+        print(summary_text(runs))
+        summary = f"{summary_markdown(runs)}\n\nThe last run:\n\n"
     if problems:
         print(f"\nDELIVERY PROBLEMS ({len(problems)}):", *problems[:20], sep="\n  ")
     sends = ", ".join(f"{sends_for(s, args.sends)} at {s}" for s in args.sizes)
@@ -904,7 +972,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"connects {args.concurrency} at a time; {os.cpu_count()} CPUs, {load}; "
         f"management latency {args.management_latency_ms:g} ms; "
         f"gateway from {args.source.resolve()}.\n\n"
-        f"{markdown_table(rows)}\n\n```\n{breakdown}\n```\n"
+        f"{summary}{markdown_table(rows)}\n\n```\n{breakdown}\n```\n"
     )
     plot(results, args.sizes, args.out / "bench_gateway.png")
     print(f"\nWrote {args.out / 'bench_gateway.md'} and {args.out / 'bench_gateway.png'}")

@@ -86,3 +86,32 @@ def test_the_breakdown_prices_each_size_s_posts_against_the_reference() -> None:
         "  @500: 499 posts = 99.8 ms unsigned (5.0x the reference's p50), 199.6 ms signed (10.0x)"
     )
     assert "boto3" not in bench.time_breakdown(results, [100, 500])
+
+
+def test_the_runs_summary_gives_each_metric_s_range_and_how_often_it_met_the_target() -> None:
+    def rows(p50_ratio: float, rate_ratio: float) -> list[bench.Row]:
+        return [
+            bench.Row("fan-out p50 @500 (ms)", 20.0, 20.0 * p50_ratio, True),
+            bench.Row("connect rate @500 (clients/s)", 1000.0, 1000.0 / rate_ratio, False),
+        ]
+
+    runs = [rows(14.0, 5.0), rows(16.0, 6.0), rows(18.0, 7.0)]
+
+    assert bench.runs_summary(runs) == [
+        ("fan-out p50 @500 (ms)", "14.0x", "16.0x", "18.0x", "1 of 3"),
+        ("connect rate @500 (clients/s)", "5.0x", "6.0x", "7.0x", "3 of 3"),
+    ]
+    text = bench.summary_text(runs).splitlines()
+    assert text[0] == "The ratio over 3 runs:"
+    assert text[3].split() == [
+        "fan-out",
+        "p50",
+        "@500",
+        "(ms)",
+        "14.0x",
+        "16.0x",
+        "18.0x",
+        "1",
+        "of",
+        "3",
+    ]
