@@ -97,9 +97,14 @@ def join(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Respons
         # For the HTTP API's room list; written while the announcement goes out.
         registering = rt.in_background(lambda: rt.room_index.register(room))
         broadcaster = rt.broadcaster(event.management_endpoint())
-        announce_if_first_or_last(
+        announced = announce_if_first_or_last(
             rt.store, broadcaster, "joined", room, connection, joined_at=joined_at
         )
+        if announced is not None and rt.store.get_connection(connection.connection_id) is None:
+            # The connection's $disconnect ran while this join was being announced (a client
+            # that joined and closed at once): its `left` may have gone out before our
+            # `joined`. The room must not be left believing the user is there.
+            announce_if_first_or_last(rt.store, broadcaster, "left", room, connection)
         _settle_registration(registering, room)
     reply = presence_event("joined", room, connection)
     try:

@@ -135,3 +135,28 @@ def test_the_largest_room_message_still_fits_a_join_reply_and_a_history_page(
         answer = reply(reply_to)
         assert answer["messages"][-1]["data"] == largest
         assert len(reply_to["body"].encode()) <= MAX_POST_BYTES, answer["type"]
+
+
+def test_a_join_racing_its_own_disconnect_leaves_the_room_told_it_left(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client joins and closes at once: its $disconnect runs (and announces `left`)
+    # between the join's write and its `joined`.
+    watcher = connection_id(7)
+    stack.connect(watcher, "watcher")
+    stack.send(watcher, {"action": "join", "room": "ops"})
+    stack.connect_as(ADA, "u-ada", "ada")
+    join_room = Store.join_room
+
+    def join_then_disconnect(self: Store, *args: Any, **kwargs: Any) -> bool:
+        joined = join_room(self, *args, **kwargs)
+        stack.disconnect(ADA)
+        return joined
+
+    monkeypatch.setattr(Store, "join_room", join_then_disconnect)
+    stack.send(ADA, {"action": "join", "room": "ops"})
+
+    about_ada = [m["type"] for m in received(watcher) if m.get("connectionId") == ADA]
+    assert about_ada[-1] == "left", about_ada
+    assert runtime.current().store.room_members("ops")[0].name == "watcher"
+    assert len(runtime.current().store.room_members("ops")) == 1
