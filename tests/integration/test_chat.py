@@ -83,7 +83,7 @@ def presence(kind: str, room: str, name: str, connection_id: str) -> dict[str, A
 
 def joined_reply(room: str, name: str, connection_id: str) -> dict[str, Any]:
     """The `join` reply: the presence event, plus the room's recent messages (none yet)."""
-    return {**presence("joined", room, name, connection_id), "messages": []}
+    return {**presence("joined", room, name, connection_id), "messages": [], "next": None}
 
 
 async def nothing_pending(ws: ClientConnection) -> None:

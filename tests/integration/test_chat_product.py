@@ -162,7 +162,11 @@ async def test_query_and_header_tokens_and_presence_once_per_user(
             # The first connection of the user joining: the others hear it.
             reply = await join(first, room)
             first_id = reply["connectionId"]
-            assert reply == {**presence("joined", room, user, name, first_id), "messages": []}
+            assert reply == {
+                **presence("joined", room, user, name, first_id),
+                "messages": [],
+                "next": None,
+            }
             assert await receive_json(watcher) == presence("joined", room, user, name, first_id)
 
             async with bearer(chat_gateway, signed) as second:
@@ -170,7 +174,11 @@ async def test_query_and_header_tokens_and_presence_once_per_user(
                 reply = await join(second, room)
                 second_id = reply["connectionId"]
                 assert second_id != first_id
-                assert reply == {**presence("joined", room, user, name, second_id), "messages": []}
+                assert reply == {
+                    **presence("joined", room, user, name, second_id),
+                    "messages": [],
+                    "next": None,
+                }
                 # ...but the user was already there: no second `joined`.
                 await nothing_pending(watcher)
 

@@ -37,6 +37,7 @@ def _joined(response: dict[str, Any]) -> None:
         "connectionId": CONNECTION,
         **GUEST,
         "messages": [],
+        "next": None,
     }
 
 

@@ -108,11 +108,13 @@ def join(event: WebSocketEvent, rt: Runtime, message: dict[str, Any]) -> Respons
         _settle_registration(registering, room)
     reply = presence_event("joined", room, connection)
     try:
-        reply["messages"] = rt.history.recent(room, JOIN_HISTORY)
+        # With the cursor to what is older: `history` pages back from here, no repeats.
+        page = rt.history.page(room, JOIN_HISTORY)
+        reply["messages"], reply["next"] = page.messages, page.next
     except Exception:
         # The join has happened; a history that cannot be read must not turn it into an error.
         log.exception("could not read the room's history", extra={"room": room})
-        reply["messages"] = []
+        reply["messages"], reply["next"] = [], None
     return Response(reply)
 
 

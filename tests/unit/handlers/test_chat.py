@@ -65,9 +65,14 @@ def presence(kind: str, room: str, cid: str, name: str) -> dict[str, Any]:
 
 
 def joined_reply(
-    room: str, cid: str, name: str, messages: list[dict[str, Any]] | None = None
+    room: str,
+    cid: str,
+    name: str,
+    messages: list[dict[str, Any]] | None = None,
+    next_cursor: str | None = None,
 ) -> dict[str, Any]:
-    return {**presence("joined", room, cid, name), "messages": messages or []}
+    """A join's reply: the recent messages, and the cursor to older ones (None: no more)."""
+    return {**presence("joined", room, cid, name), "messages": messages or [], "next": next_cursor}
 
 
 def error(code: str, message: str, *, actions: bool = False) -> dict[str, Any]:
@@ -899,13 +904,18 @@ def test_a_cursor_of_one_room_is_refused_in_another(
 def test_join_answers_with_the_20_most_recent_messages(
     users: Stack, chatter: list[dict[str, Any]]
 ) -> None:
+    # The 20 newest of 25, and the cursor `history` pages back from.
     assert users.send(GUS, {"action": "join", "room": "dev"}) == joined_reply(
-        "dev", GUS, "gus", chatter[5:]
+        "dev", GUS, "gus", chatter[5:], cursor_before(chatter[5])
     )
-    assert users.send(ADA_2, {"action": "join", "room": "dev"}) == {
+    joined = users.send(ADA_2, {"action": "join", "room": "dev"})
+    assert joined == {
         **user_presence("joined", "dev", ADA_2, "u-ada", "ada"),
         "messages": chatter[5:],
+        "next": cursor_before(chatter[5]),
     }
+    older = users.send(ADA_2, {"action": "history", "room": "dev", "before": joined["next"]})
+    assert (older["messages"], older["next"]) == (chatter[:5], None), "no repeats, no gaps"
     assert users.send(ADA_2, {"action": "join", "room": "dev"})["messages"] == chatter[5:], (
         "joining again answers the same"
     )
@@ -941,6 +951,7 @@ def test_a_granted_user_may_join_send_list_and_read(users: Stack) -> None:
     assert users.send(ADA_1, {"action": "join", "room": "private:x"}) == {
         **user_presence("joined", "private:x", ADA_1, "u-ada", "ada"),
         "messages": [],
+        "next": None,
     }
     assert users.send(ADA_2, {"action": "join", "room": "private:x"})["type"] == "joined"
     assert recipients() == set(), "ada's second connection is not news"
@@ -1019,7 +1030,11 @@ def test_identity_fields_in_messages_are_ignored(users: Stack) -> None:
         "guest": True,
     }
     joined = users.send(ADA_1, {"action": "join", "room": "dev", **impostor})
-    assert joined == {**user_presence("joined", "dev", ADA_1, "u-ada", "ada"), "messages": []}
+    assert joined == {
+        **user_presence("joined", "dev", ADA_1, "u-ada", "ada"),
+        "messages": [],
+        "next": None,
+    }
     assert received(BOB_U) == [user_presence("joined", "dev", ADA_1, "u-ada", "ada")]
     clear()
     sent = users.send(ADA_1, {"action": "sendmessage", "room": "dev", "data": 1, **impostor})
