@@ -629,9 +629,10 @@ def _cells(row: Row) -> tuple[str, ...]:
     )
 
 
-def text_table(rows: Sequence[Row]) -> str:
-    cells = [HEADERS, *(_cells(row) for row in rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADERS))]
+def _aligned(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    cells = [headers, *rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(headers))]
     lines = [
         "  ".join(
             c.ljust(w) if i == 0 else c.rjust(w)
@@ -640,13 +641,24 @@ def text_table(rows: Sequence[Row]) -> str:
         for line in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, RATIO_NOTE])
+    return lines
+
+
+def _markdown(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table, the numeric columns (all but the first) right-aligned."""
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(["---", *["---:"] * (len(headers) - 1)]) + "|",
+    ]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+
+
+def text_table(rows: Sequence[Row]) -> str:
+    return "\n".join([*_aligned(HEADERS, [_cells(row) for row in rows]), RATIO_NOTE])
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(["---", *["---:"] * 5]) + "|"]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
-    return "\n".join([*lines, "", RATIO_NOTE])
+    return "\n".join([*_markdown(HEADERS, [_cells(row) for row in rows]), "", RATIO_NOTE])
 
 
 SUMMARY_HEADERS = ("metric", "min", "median", "max", f"runs within {TARGET_RATIO:g}x")
@@ -672,25 +684,12 @@ def runs_summary(runs: Sequence[Sequence[Row]]) -> list[tuple[str, ...]]:
 
 
 def summary_text(runs: Sequence[Sequence[Row]]) -> str:
-    cells = [SUMMARY_HEADERS, *runs_summary(runs)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(SUMMARY_HEADERS))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = _aligned(SUMMARY_HEADERS, runs_summary(runs))
     return f"The ratio over {len(runs)} runs:\n" + "\n".join(lines)
 
 
 def summary_markdown(runs: Sequence[Sequence[Row]]) -> str:
-    lines = [
-        "| " + " | ".join(SUMMARY_HEADERS) + " |",
-        "|" + "|".join(["---", *["---:"] * 4]) + "|",
-    ]
-    lines += ["| " + " | ".join(cells) + " |" for cells in runs_summary(runs)]
+    lines = _markdown(SUMMARY_HEADERS, runs_summary(runs))
     return f"The ratio over {len(runs)} runs:\n\n" + "\n".join(lines)
 
 
