@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from tests.integration import raw_http
 from tests.integration.async_test import async_test
 from tests.integration.event_log import EventLog, new_tag
 from tests.integration.local_gateway import LocalGateway
@@ -67,41 +68,32 @@ async def test_unknown_path_is_refused_with_403(fixture_gateway: LocalGateway) -
     assert await refused_with(url(f"{fixture_gateway.ws_url}/other-stage", token="allow")) == 403
 
 
-async def raw_handshake(port: int, target: str, headers: str) -> bytes:
-    """The status line the gateway answers a hand-written upgrade request with."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}\r\n".encode())
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    finally:
-        writer.close()
-    return head.split(b"\r\n", 1)[0]
-
-
-UPGRADE = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+UPGRADE = ("Upgrade: websocket", "Connection: Upgrade")
+KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
 
 
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
-        (f"{UPGRADE}Sec-WebSocket-Version: 13\r\n", b"400"),  # no key
-        (f"{UPGRADE}{KEY}Sec-WebSocket-Version: 8\r\n", b"400"),  # an old version
-        (f"Upgrade: websocket\r\n{KEY}Sec-WebSocket-Version: 13\r\n", b"426"),  # no Connection
+        ((*UPGRADE, "Sec-WebSocket-Version: 13"), 400),  # no key
+        ((*UPGRADE, KEY, "Sec-WebSocket-Version: 8"), 400),  # an old version
+        (("Upgrade: websocket", KEY, "Sec-WebSocket-Version: 13"), 426),  # no Connection
     ],
     ids=["no-key", "version-8", "no-connection-header"],
 )
 @async_test()
 async def test_a_malformed_handshake_is_refused_before_anything_runs(
-    fixture_gateway: LocalGateway, event_log: EventLog, headers: str, status: bytes
+    fixture_gateway: LocalGateway, event_log: EventLog, headers: tuple[str, ...], status: int
 ) -> None:
     tag = new_tag()
-    target = f"/{fixture_gateway.stage_url.rsplit('/', 1)[1]}?token=allow&tag={tag}"
+    target = f"/{fixture_gateway.stage}?token=allow&tag={tag}"
     disconnects = len(event_log.records("disconnect"))
 
-    line = await raw_handshake(fixture_gateway.port, target, headers)
+    answer = await raw_http.tcp_answer(
+        fixture_gateway.port, raw_http.request("GET", target, b"", *headers)
+    )
 
-    assert line.split(b" ")[1] == status, line
+    assert answer.status == status, answer
     # Not a connection: no authorizer, no $connect, and no $disconnect telling the app
     # that someone it never saw has left.
     await asyncio.sleep(QUIET_SECONDS)
@@ -115,12 +107,12 @@ async def test_a_path_of_two_slashes_is_a_path_not_a_host(
     fixture_gateway: LocalGateway, event_log: EventLog
 ) -> None:
     tag = new_tag()
-    stage = fixture_gateway.stage_url.rsplit("/", 1)[1]
-    headers = f"{UPGRADE}{KEY}Sec-WebSocket-Version: 13\r\n"
+    target = f"//{fixture_gateway.stage}?token=allow&tag={tag}"
+    wire = raw_http.request("GET", target, b"", *UPGRADE, KEY, "Sec-WebSocket-Version: 13")
 
-    line = await raw_handshake(fixture_gateway.port, f"//{stage}?token=allow&tag={tag}", headers)
+    answer = await raw_http.tcp_answer(fixture_gateway.port, wire)
 
-    assert line.split(b" ")[1] == b"403", line
+    assert answer.status == 403, answer
     await asyncio.sleep(QUIET_SECONDS)
     assert event_log.tagged("connect", tag) == []
 

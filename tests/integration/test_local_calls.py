@@ -15,7 +15,6 @@ import os
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -28,6 +27,7 @@ from switchboard.local.lean_transport import LeanTransport
 from tests.integration.async_test import async_test
 from tests.integration.event_log import new_tag
 from tests.integration.local_gateway import LocalGateway
+from tests.integration.raw_http import Response, read_response, request
 from tests.integration.ws_clients import client, connection_id, url
 
 if TYPE_CHECKING:
@@ -68,28 +68,6 @@ def calls_socket(fixture_gateway: LocalGateway) -> str:
     return unix_socket_of(fixture_gateway.process.pid)
 
 
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-async def read_response(reader: asyncio.StreamReader) -> Response:
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), RECEIVE_SECONDS)
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    version, status, _ = status_line.split(" ", 2)
-    assert version == "HTTP/1.1", status_line
-    headers = {}
-    for line in lines:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = await asyncio.wait_for(reader.readexactly(length), RECEIVE_SECONDS)
-    return Response(int(status), headers, body)
-
-
 async def exchange(path: str, wire: bytes, answers: int) -> tuple[list[Response], bytes]:
     """Write `wire` in one send, read `answers` responses, then whatever else arrives
     before the socket closes or goes quiet for a moment (b"" when it closed at once)."""
@@ -105,13 +83,6 @@ async def exchange(path: str, wire: bytes, answers: int) -> tuple[list[Response]
         return responses, rest
     finally:
         writer.close()
-
-
-def request(method: str, target: str, body: bytes = b"", *headers: str) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", *headers]
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 async def received(ws: ClientConnection) -> str | bytes:

@@ -30,6 +30,7 @@ from tests.integration.chat_app import (
 )
 from tests.integration.event_log import EventLog, new_tag
 from tests.integration.local_gateway import LocalGateway
+from tests.integration.raw_http import request, tcp_answer
 from tests.integration.ws_clients import (
     USER_AGENT,
     client,
@@ -203,42 +204,24 @@ async def test_post_over_128_kb_is_payload_too_large(
         assert await delivered(ws) == "ok"
 
 
-async def raw_answer(port: int, wire: bytes) -> tuple[bytes, dict[str, str]]:
-    """The status line and headers the gateway's TCP port answers `wire` with."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(wire)
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    finally:
-        writer.close()
-    status_line, *lines = head.decode("latin-1").strip().split("\r\n")
-    headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in lines)}
-    return status_line.encode(), headers
-
-
 @async_test()
 async def test_a_body_over_the_http_limit_is_payload_too_large_too(
     chat_gateway: LocalGateway,
 ) -> None:
     # Over 10 MB the gateway stops reading: still the service's 413, which boto3 names.
-    wire = (
-        f"POST /{chat_gateway.stage}/@connections/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        "Content-Length: 20000000\r\n\r\n"
-    ).encode()
-    line, headers = await raw_answer(chat_gateway.port, wire)
-    assert line.split(b" ")[1] == b"413", line
-    assert headers["x-amzn-errortype"] == "PayloadTooLargeException"
-    assert headers["connection"] == "close"
+    target = f"/{chat_gateway.stage}/@connections/x"
+    wire = request("POST", target, b"", "Content-Length: 20000000")
+    answer = await tcp_answer(chat_gateway.port, wire)
+    assert answer.status == 413, answer
+    assert answer.headers["x-amzn-errortype"] == "PayloadTooLargeException"
+    assert answer.headers["connection"] == "close"
 
 
 @async_test()
 async def test_a_content_length_int_would_take_is_refused(chat_gateway: LocalGateway) -> None:
-    wire = (
-        f"GET /{chat_gateway.stage}/@connections/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        "Content-Length: 1_0\r\n\r\n"
-    ).encode()
-    line, _ = await raw_answer(chat_gateway.port, wire)
-    assert line.split(b" ")[1] == b"400", line
+    wire = request("GET", f"/{chat_gateway.stage}/@connections/x", b"", "Content-Length: 1_0")
+    answer = await tcp_answer(chat_gateway.port, wire)
+    assert answer.status == 400, answer
 
 
 def test_another_stage_is_forbidden(chat_gateway: LocalGateway) -> None:
