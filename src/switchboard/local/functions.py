@@ -46,6 +46,17 @@ def socket_directory() -> str:
     return tempfile.mkdtemp(prefix="switchboard-", dir="/tmp")
 
 
+def time_limit(model: FunctionModel, integration_timeout: float) -> tuple[float, bool]:
+    """How long an invocation may run, and whether that is the function's own Timeout.
+
+    Whichever limit comes first decides what a timeout means: the function's Timeout is a
+    Lambda timeout, a failed integration; the integration timeout is API Gateway giving up.
+    """
+    if model.timeout < integration_timeout:
+        return float(model.timeout), True
+    return integration_timeout, False
+
+
 @dataclass(frozen=True)
 class Invocation:
     """How one invocation ended: a result, a handler error, or a timeout."""

@@ -43,10 +43,9 @@ from switchboard.local.event_builder import (
     message_event,
 )
 from switchboard.local.faults import FaultInjector, FaultPlan
-from switchboard.local.functions import FunctionPool, Invocation
+from switchboard.local.functions import FunctionPool, Invocation, time_limit
 from switchboard.local.http11 import (
     BadHttpRequest,
-    BodyTooLarge,
     HttpRequest,
     json_body,
     read_body,
@@ -58,7 +57,7 @@ from switchboard.local.management_api import (
     HttpAnswer,
     ManagementApi,
     is_management_path,
-    too_large,
+    refusal,
 )
 from switchboard.local.routing import select_route
 from switchboard.local.template_intrinsics import LOCAL_API_ID
@@ -210,19 +209,13 @@ class Gateway:
                     self._http_tasks.add(task)
                     task.add_done_callback(self._http_tasks.discard)
                 await self._http(request, reader, writer)
-        except BodyTooLarge:
-            # Over the HTTP limit (10 MB), far over @connections' 128 KB: the same 413.
-            answer = too_large()
+        except (BadHttpRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
+            answer = refusal(error)
             with contextlib.suppress(Exception):
                 writer.write(
                     response_bytes(
                         answer.status, answer.body, list(answer.headers), keep_alive=False
                     )
-                )
-        except (BadHttpRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
-            with contextlib.suppress(Exception):
-                writer.write(
-                    response_bytes(400, json_body({"message": str(error)}), keep_alive=False)
                 )
         except (ConnectionError, asyncio.CancelledError):
             pass
@@ -454,12 +447,7 @@ class Gateway:
             )
 
     def _time_limit(self, function: str) -> tuple[float, bool]:
-        """How long an invocation may run, and whether that is the function's own Timeout
-        (a Lambda timeout: the integration failed) rather than API Gateway's 29 s."""
-        own = float(self.pools[function].model.timeout)
-        if own < self.options.integration_timeout:
-            return own, True
-        return self.options.integration_timeout, False
+        return time_limit(self.pools[function].model, self.options.integration_timeout)
 
     async def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         request_id = event["requestContext"]["requestId"]

@@ -19,7 +19,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.local.functions import FunctionPool
+from switchboard.local.functions import FunctionPool, time_limit
 from switchboard.local.http11 import (
     BadHttpRequest,
     BodyTooLarge,
@@ -176,12 +176,9 @@ class HttpApiServer:
         return await self._invoke(route, event)
 
     async def _invoke(self, route: HttpRouteModel, event: dict[str, Any]) -> HttpApiResponse:
-        function = self.functions[route.function]
-        integration_timeout = route.timeout_ms / 1000
-        # Whichever limit comes first decides the answer: the function's own Timeout is a
-        # function error (500); the integration timeout is API Gateway giving up (503).
-        function_first = function.timeout < integration_timeout
-        limit = float(function.timeout) if function_first else integration_timeout
+        # The function's own Timeout is a function error (500); the integration timeout is
+        # API Gateway giving up (503).
+        limit, function_first = time_limit(self.functions[route.function], route.timeout_ms / 1000)
         request_id = event["requestContext"]["requestId"]
         try:
             invocation = await self.pools[route.function].invoke(event, request_id, limit)

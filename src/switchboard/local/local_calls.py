@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 from switchboard.local.http11 import (
     BadHttpRequest,
-    BodyTooLarge,
     HttpRequest,
     content_length,
     json_body,
@@ -27,12 +26,13 @@ from switchboard.local.management_api import (
     HttpAnswer,
     ManagementApi,
     is_management_path,
-    too_large,
+    refusal,
 )
 
 log = logging.getLogger("switchboard.local.gateway")
 _HEAD_LIMIT = 64 * 1024
 NOT_FOUND = HttpAnswer(404, json_body({"message": "Not Found"}))
+INTERNAL_ERROR = HttpAnswer(500, json_body({"message": "Internal server error"}))
 
 
 class LocalCallsProtocol(asyncio.Protocol):
@@ -70,14 +70,11 @@ class LocalCallsProtocol(asyncio.Protocol):
     def _answer_all(self) -> None:
         try:
             self._answer_buffered()
-        except BodyTooLarge:
-            # Over the HTTP limit (10 MB), far over @connections' 128 KB: the same 413.
-            self._write(too_large(), keep_alive=False)
         except BadHttpRequest as error:
-            self._write(HttpAnswer(400, json_body({"message": str(error)})), keep_alive=False)
+            self._write(refusal(error), keep_alive=False)
         except Exception:
             log.exception("unexpected error answering a local @connections call")
-            self._write(HttpAnswer(500, json_body({"message": "Internal server error"})), False)
+            self._write(INTERNAL_ERROR, keep_alive=False)
 
     def _answer_buffered(self) -> None:
         while self._waiting is None and self._transport is not None:
@@ -115,7 +112,7 @@ class LocalCallsProtocol(asyncio.Protocol):
         except Exception:
             # Answered, never left hanging: a client that timed out would send it again.
             log.exception("unexpected error answering a local @connections call")
-            self._write(HttpAnswer(500, json_body({"message": "Internal server error"})), False)
+            self._write(INTERNAL_ERROR, keep_alive=False)
             return
         finally:
             self._waiting = None

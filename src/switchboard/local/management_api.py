@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from switchboard.local.client_connection import MAX_MESSAGE_BYTES, ClientConnection, Ending
 from switchboard.local.faults import FaultInjector
-from switchboard.local.http11 import HttpRequest, json_body
+from switchboard.local.http11 import BodyTooLarge, HttpRequest, json_body
 
 _PATH = re.compile(r"^(?:/(?P<stage>[^/]+))?/@connections/(?P<id>[^/]+)/?$")
 DELETED = Ending(1000, "")
@@ -39,6 +39,14 @@ def error(status: int, error_type: str, message: str) -> HttpAnswer:
 def too_large() -> HttpAnswer:
     """A POST over the limit, as the service names it (boto3 raises PayloadTooLargeException)."""
     return error(413, "PayloadTooLargeException", "Request entity too large")
+
+
+def refusal(unreadable: Exception) -> HttpAnswer:
+    """The answer to a request that cannot be read: a body over the HTTP limit (10 MB, far
+    over 128 KB) is the service's 413; anything else is 400, saying what is wrong."""
+    if isinstance(unreadable, BodyTooLarge):
+        return too_large()
+    return HttpAnswer(400, json_body({"message": str(unreadable)}))
 
 
 def iso8601(epoch_ms: int) -> str:
