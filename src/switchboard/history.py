@@ -103,9 +103,6 @@ class History:
             },
         )
 
-    def recent(self, room: str, limit: int = JOIN_HISTORY) -> list[dict[str, Any]]:
-        return self.page(room, limit).messages
-
     def page(self, room: str, limit: int, before: str | None = None) -> HistoryPage:
         """Up to `limit` messages older than the cursor, oldest first, and the next cursor."""
         if not self.enabled:

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError as BotoClientError
 
 from switchboard.errors import BadRequest, ConnectionGone
 from switchboard.identity import GUEST_PREFIX
-from switchboard.protocol import MAX_ROOMS_PER_CONNECTION
+from switchboard.protocol import MAX_ROOMS_PER_CONNECTION, now_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -234,7 +234,7 @@ class Store:
         """Add the membership, stamped `joined_at` (ms, now by default); False when the
         connection was already a member."""
         if joined_at is None:
-            joined_at = int(time.time() * 1000)
+            joined_at = now_ms()
         if room in connection.rooms:
             return False
         if len(connection.rooms) >= MAX_ROOMS_PER_CONNECTION:

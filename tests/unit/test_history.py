@@ -107,11 +107,11 @@ def test_expires_at_is_epoch_seconds_plus_the_retention(
     assert T0 // 1000 == 1795830432, "seconds, not milliseconds"
 
 
-def test_recent_is_the_newest_oldest_first(history: History) -> None:
+def test_a_first_page_is_the_newest_oldest_first(history: History) -> None:
     sent = fill(history, 30)
-    assert history.recent("dev") == sent[-JOIN_HISTORY:]
-    assert history.recent("dev", 3) == sent[27:]
-    assert history.recent("dev", 100) == sent
+    assert history.page("dev", JOIN_HISTORY).messages == sent[-JOIN_HISTORY:]
+    assert history.page("dev", 3).messages == sent[27:]
+    assert history.page("dev", 100).messages == sent
 
 
 def test_a_page_is_oldest_to_newest_with_the_cursor_before_its_oldest(history: History) -> None:
@@ -140,7 +140,7 @@ def test_a_page_of_large_messages_stops_where_the_reply_would_pass_128_kb(
     while pages[-1].next is not None:
         pages.append(history.page("dev", MAX_PAGE, pages[-1].next))
     assert [m for page in reversed(pages) for m in page.messages] == sent
-    assert history.recent("dev") == sent[-4:], "a join's history is bounded the same way"
+    assert history.page("dev", JOIN_HISTORY).messages == sent[-4:], "and so is a join's"
 
 
 def test_one_message_larger_than_the_budget_still_comes_back(history: History) -> None:
@@ -153,7 +153,7 @@ def test_one_message_larger_than_the_budget_still_comes_back(history: History) -
 
 def test_an_empty_room(history: History) -> None:
     assert history.page("dev", MAX_PAGE) == HistoryPage([], None)
-    assert history.recent("dev") == []
+    assert history.page("dev", JOIN_HISTORY).messages == []
 
 
 def test_a_page_ending_exactly_at_the_oldest_message_has_no_next(history: History) -> None:
@@ -242,7 +242,7 @@ def test_retention_zero_turns_history_off(db: DynamoDBClient, table: str, items:
     history.append(envelope(1))
     assert items() == []
     assert history.page("dev", MAX_PAGE) == HistoryPage([], None)
-    assert history.recent("dev") == []
+    assert history.page("dev", JOIN_HISTORY).messages == []
     assert History(db, table, 1).enabled
 
 
@@ -271,7 +271,7 @@ JSON_VALUES: list[Any] = [
 @pytest.mark.parametrize("data", JSON_VALUES, ids=[json.dumps(v)[:30] for v in JSON_VALUES])
 def test_data_comes_back_as_it_was_sent(history: History, data: Any) -> None:
     history.append(envelope(1, data=data))
-    [message] = history.recent("dev")
+    [message] = history.page("dev", JOIN_HISTORY).messages
     assert message == envelope(1, data=data)
     # Equal is not enough (1 == 1.0 == True): the JSON text must match too.
     assert json.dumps(message["data"]) == json.dumps(data)
@@ -281,7 +281,7 @@ def test_the_sender_comes_back_with_its_guest_flag(history: History) -> None:
     guest = {"connectionId": ADA, "name": "guest-1a2b3c", "userId": f"guest:{ADA}", "guest": True}
     history.append(envelope(1, sender=guest))
     history.append(envelope(2))
-    assert [m["from"] for m in history.recent("dev")] == [guest, ADA_FROM]
+    assert [m["from"] for m in history.page("dev", JOIN_HISTORY).messages] == [guest, ADA_FROM]
 
 
 def test_a_service_sender_comes_back_as_a_service_without_a_connection(
@@ -290,8 +290,12 @@ def test_a_service_sender_comes_back_as_a_service_without_a_connection(
     service = {"name": "Billing", "userId": "svc-billing", "service": True}
     history.append(envelope(1, sender=service))
     history.append(envelope(2))
-    assert [m["from"] for m in history.recent("dev")] == [service, ADA_FROM]
-    [stored] = [i["from"]["M"] for i in items() if i["id"]["S"] == history.recent("dev")[0]["id"]]
+    assert [m["from"] for m in history.page("dev", JOIN_HISTORY).messages] == [service, ADA_FROM]
+    [stored] = [
+        i["from"]["M"]
+        for i in items()
+        if i["id"]["S"] == history.page("dev", JOIN_HISTORY).messages[0]["id"]
+    ]
     assert "connectionId" not in stored
 
 

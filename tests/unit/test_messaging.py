@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError as BotoClientError
 from switchboard.broadcast import Broadcaster, FanoutResult
 from switchboard.config import Config
 from switchboard.errors import BadRequest
-from switchboard.history import History
+from switchboard.history import JOIN_HISTORY, History
 from switchboard.messaging import send_to_room, send_to_user
 from switchboard.protocol import MAX_POST_BYTES
 from switchboard.runtime import Runtime
@@ -75,7 +75,7 @@ def test_a_room_message_is_delivered_and_stored(rt: Runtime, keys: Keys) -> None
     assert received(ADA_1) == received(ADA_2) == [expected]
     assert recipients() == {ADA_1, ADA_2}
     assert ("MSG#dev", f"{expected['ts']:013d}#{sent.id}") in keys()
-    assert rt.history.recent("dev") == [expected]
+    assert rt.history.page("dev", JOIN_HISTORY).messages == [expected]
 
 
 def test_history_is_stored_while_the_fan_out_runs(
@@ -103,7 +103,7 @@ def test_history_is_stored_while_the_fan_out_runs(
     sent = send_to_room(rt, MANAGEMENT_ENDPOINT, "dev", bob_says(rt), "hi", exclude=BOB)
     assert overlapped == {"storing saw the fan-out": True, "fan-out saw the storing": True}
     assert (sent.result, sent.stored) == (FanoutResult(delivered=2), True)
-    assert [m["id"] for m in rt.history.recent("dev")] == [sent.id]
+    assert [m["id"] for m in rt.history.page("dev", JOIN_HISTORY).messages] == [sent.id]
 
 
 def test_a_failed_history_write_still_delivers_and_says_not_stored(
@@ -160,7 +160,9 @@ def test_a_backend_sender_reaches_every_member(rt: Runtime) -> None:
     assert sent.result == FanoutResult(delivered=3)
     assert recipients() == {ADA_1, ADA_2, BOB}
     assert received(BOB) == [sent.message]
-    assert rt.history.recent("dev") == [sent.message], "history shows what was delivered"
+    assert rt.history.page("dev", JOIN_HISTORY).messages == [sent.message], (
+        "history shows what was delivered"
+    )
     assert sent.message["from"] == service
 
 

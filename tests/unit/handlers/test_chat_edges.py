@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from switchboard import runtime
+from switchboard.history import JOIN_HISTORY
 from switchboard.protocol import MAX_POST_BYTES, MAX_ROOM_MESSAGE_BYTES, encode
 from switchboard.store import Store
 from tests.support.events import connection_id
@@ -40,14 +41,18 @@ def test_sendto_yourself_without_another_connection_says_so(stack: Stack) -> Non
 
 def test_join_survives_an_unreadable_history(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     stack.connect(ADA)
+    stack.connect(BOB)
+    stack.send(BOB, {"action": "join", "room": "dev"})
+    stack.send(BOB, {"action": "sendmessage", "room": "dev", "data": "kept"})
 
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("history table unreachable")
 
-    monkeypatch.setattr(runtime.current().history, "recent", broken)
+    # The join reads its messages as a history page: that read fails.
+    monkeypatch.setattr(runtime.current().history, "page", broken)
     answer = stack.send(ADA, {"action": "join", "room": "dev"})
     assert answer["type"] == "joined"
-    assert answer["messages"] == []
+    assert (answer["messages"], answer["next"]) == ([], None)
     assert "dev" in runtime.current().store.require_connection(ADA).rooms
 
 
@@ -66,7 +71,7 @@ def test_numbers_too_large_for_a_float_are_refused_and_nothing_is_sent_or_stored
     assert answer["error"] == "bad_request"
     assert answer["message"].startswith(f"the number {number} is too large")
     assert received(BOB) == before
-    assert runtime.current().history.recent("lobby") == []
+    assert runtime.current().history.page("lobby", JOIN_HISTORY).messages == []
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
@@ -116,7 +121,7 @@ def test_the_largest_room_message_still_fits_a_join_reply_and_a_history_page(
     stack.connect_as(ADA, "ada", "Ada")
     probe = stack.send(ADA, {"action": "sendmessage", "room": "lobby", "data": ""})
     assert probe["type"] == "sent"
-    envelope = len(encode(runtime.current().history.recent("lobby")[-1]))
+    envelope = len(encode(runtime.current().history.page("lobby", JOIN_HISTORY).messages[-1]))
     # One POST could carry more, but its history page or join reply then could not.
     at_the_post_limit = "x" * (MAX_POST_BYTES - envelope)
     refused = stack.send(ADA, {"action": "sendmessage", "room": "lobby", "data": at_the_post_limit})
