@@ -10,6 +10,7 @@ from __future__ import annotations
 import decimal
 import importlib
 import json
+import math
 import os
 import sys
 import time
@@ -51,13 +52,14 @@ def load_handler(spec: str) -> Callable[[Any, Any], Any]:
 
 
 def _lambda_json(value: Any) -> Any:
-    """What the Lambda Python runtime's marshaller accepts beyond plain JSON: a Decimal
-    (as boto3's DynamoDB resource returns numbers) is a JSON number. Anything else it
-    cannot write fails the invocation with Runtime.MarshalError, as in Lambda."""
+    """What the Lambda Python runtime's marshaller accepts beyond plain JSON: a Decimal (as
+    boto3's DynamoDB resource returns numbers) is written as the float it rounds to, so
+    `Decimal("5")` is `5.0` and `Decimal("1.50")` is `1.5`. (The runtime wraps it in a float
+    subclass meant to print the decimal's text, but the json module writes floats with
+    float.__repr__, so the float is what comes out.) Anything else it cannot write fails the
+    invocation with Runtime.MarshalError, as in Lambda."""
     if isinstance(value, decimal.Decimal):
-        if value.is_finite() and value == value.to_integral_value():
-            return int(value)
-        return float(value)
+        return math.nan if value.is_nan() else float(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
