@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _TIMEOUT = 10.0
@@ -69,6 +70,13 @@ class _Connection:
         else:
             self.sock = socket.create_connection(address, timeout=_TIMEOUT)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Blocking, with the time limit in the kernel: a socket with a Python timeout polls
+        # before each recv that would wait, and every syscall hands the GIL to another
+        # fan-out thread and back. A recv past the limit fails with EAGAIN.
+        self.sock.settimeout(None)
+        limit = struct.pack("ll", int(_TIMEOUT), int(_TIMEOUT % 1 * 1_000_000))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -116,6 +124,11 @@ class LeanTransport:
                 connection = self._connection(address, fresh=attempt == 2)
                 connection.sock.sendall(wire)
                 return self._read_response(request.url, connection)
+            except (BlockingIOError, TimeoutError):
+                # No answer in time: the request may have been applied, so it is not sent
+                # again here; botocore's retry policy decides, as for urllib3's timeout.
+                self._close()
+                raise ReadTimeoutError(endpoint_url=request.url) from None
             except (ConnectionError, EOFError, OSError) as error:
                 self._close()
                 if attempt == 2:
