@@ -340,18 +340,21 @@ def test_replies_go_back_on_every_message_route(route_id: str) -> None:
     assert responses[0]["ApiId"] == {"Ref": API_ID}
 
 
-def test_deployment_waits_for_every_route_and_route_response() -> None:
-    (deployment_id,) = of_type("AWS::ApiGatewayV2::Deployment")
-    depends_on = set(as_list(RESOURCES[deployment_id].get("DependsOn") or []))
+def test_stage_auto_deploys_after_every_route_and_route_response() -> None:
+    # A Deployment resource is created once: on a stack update, changed routes would never
+    # reach the stage. AutoDeploy redeploys on every change.
+    assert not of_type("AWS::ApiGatewayV2::Deployment")
+    ((stage_id, stage),) = of_type("AWS::ApiGatewayV2::Stage").items()
+    assert stage["AutoDeploy"] is True
+    assert "DeploymentId" not in stage
+    depends_on = set(as_list(RESOURCES[stage_id].get("DependsOn") or []))
     missing = (set(ROUTES) | set(ROUTE_RESPONSES)) - depends_on
-    assert not missing, f"{deployment_id} may deploy before {sorted(missing)}"
+    assert not missing, f"{stage_id}'s first deployment may come before {sorted(missing)}"
 
 
-def test_stage_is_the_parameter_and_deploys_the_deployment() -> None:
+def test_stage_is_the_parameter() -> None:
     ((_, stage),) = of_type("AWS::ApiGatewayV2::Stage").items()
-    (deployment_id,) = of_type("AWS::ApiGatewayV2::Deployment")
     assert stage["StageName"] == {"Ref": "StageName"}
-    assert stage["DeploymentId"] == {"Ref": deployment_id}
     assert "StageName" in TEMPLATE["Parameters"]
 
 

@@ -126,7 +126,6 @@ def test_every_resource_of_the_processed_template_was_created_or_is_api_gateway(
         "AWS::ApiGatewayV2::RouteResponse",
         "AWS::ApiGatewayV2::Integration",
         "AWS::ApiGatewayV2::Authorizer",
-        "AWS::ApiGatewayV2::Deployment",
         "AWS::ApiGatewayV2::Stage",
     }, missing
 
@@ -371,15 +370,16 @@ def test_every_websocket_route_has_an_integration_a_permission_and_is_deployed(
             assert permission_for(
                 deployed, authorizer_function, f"/authorizers/${{{authorizer_id}}}"
             )
-    (deployment_id,) = deployed.of_type("AWS::ApiGatewayV2::Deployment")
-    depends_on = set(deployed.resources[deployment_id].get("DependsOn") or [])
+    assert not deployed.of_type("AWS::ApiGatewayV2::Deployment")
+    stages = {
+        stage_id: stage
+        for stage_id, stage in deployed.of_type("AWS::ApiGatewayV2::Stage").items()
+        if stage["ApiId"] == {"Ref": "WebSocketApi"}
+    }
+    ((stage_id, stage),) = stages.items()
+    assert stage["StageName"] == {"Ref": "StageName"} and stage["AutoDeploy"] is True
+    depends_on = set(deployed.resources[stage_id].get("DependsOn") or [])
     assert set(routes) | set(responses) <= depends_on
-    stages = [
-        stage
-        for stage in deployed.of_type("AWS::ApiGatewayV2::Stage").values()
-        if stage.get("DeploymentId") == {"Ref": deployment_id}
-    ]
-    assert len(stages) == 1 and stages[0]["StageName"] == {"Ref": "StageName"}
 
 
 def test_every_http_route_has_an_integration_a_permission_and_is_deployed(
