@@ -575,3 +575,47 @@ def test_http_api_function_may_use_only_what_it_does() -> None:
 def test_outputs_give_the_http_api_url() -> None:
     url = sub_text(TEMPLATE["Outputs"]["HttpApiUrl"]["Value"])
     assert url == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+
+
+# ------------------------------------------------------------------ parameters the code checks
+
+DEPLOYED_AUTH_ENV = {
+    "TOKEN_ISSUER": "switchboard",
+    "TOKEN_AUDIENCE": "switchboard",
+    "TOKEN_SECRET_ID": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:token",
+}
+
+
+@pytest.mark.parametrize(
+    ("parameter", "variable", "value"),
+    [
+        ("TokenIssuer", "TOKEN_ISSUER", "https://cognito-idp.eu-west-1.amazonaws.com/pool"),
+        ("TokenIssuer", "TOKEN_ISSUER", ""),
+        ("TokenIssuer", "TOKEN_ISSUER", "   "),
+        ("TokenAudience", "TOKEN_AUDIENCE", "client-id"),
+        ("TokenAudience", "TOKEN_AUDIENCE", ""),
+        ("JwksUrl", "JWKS_URL", ""),
+        ("JwksUrl", "JWKS_URL", "https://issuer.example/.well-known/jwks.json"),
+        ("JwksUrl", "JWKS_URL", "http://issuer.example/.well-known/jwks.json"),
+        ("JwksUrl", "JWKS_URL", "issuer.example/jwks.json"),
+    ],
+)
+def test_a_parameter_the_functions_would_refuse_is_refused_at_deploy(
+    parameter: str, variable: str, value: str
+) -> None:
+    # CloudFormation matches AllowedPattern against the whole value (Java regex; these
+    # patterns mean the same in Python). A value the pattern lets through must be one the
+    # functions start with, or every $connect and HTTP call would fail after the deploy.
+    from switchboard.config import AuthConfig, ConfigError
+
+    pattern = TEMPLATE["Parameters"][parameter]["AllowedPattern"]
+    env = {**DEPLOYED_AUTH_ENV, variable: value}
+    if variable == "JWKS_URL" and value:
+        del env["TOKEN_SECRET_ID"]  # the template sets one or the other (UseJwks)
+        env["TOKEN_ALGORITHMS"] = "RS256"
+    try:
+        AuthConfig.from_env(env)
+        starts = True
+    except ConfigError:
+        starts = False
+    assert (re.fullmatch(pattern, value) is not None) == starts
