@@ -606,7 +606,8 @@ def test_a_parameter_the_functions_would_refuse_is_refused_at_deploy(
     # CloudFormation matches AllowedPattern against the whole value (Java regex; these
     # patterns mean the same in Python). A value the pattern lets through must be one the
     # functions start with, or every $connect and HTTP call would fail after the deploy.
-    from switchboard.config import AuthConfig, ConfigError
+    from switchboard.config import AuthConfig
+    from switchboard.errors import ConfigError
 
     pattern = TEMPLATE["Parameters"][parameter]["AllowedPattern"]
     env = {**DEPLOYED_AUTH_ENV, variable: value}
