@@ -169,3 +169,25 @@ def test_each_event_with_a_service_token(chat: Stack, name: str) -> None:
         assert received(U_42)[-1]["data"] == "your export is ready"
     else:  # pragma: no cover - EXPECTED lists every event
         pytest.fail(f"no check for {name}")
+
+
+@pytest.mark.usefixtures("token_settings")
+def test_a_percent_in_a_user_id_is_not_decoded_twice(chat: Stack) -> None:
+    # The gateway decodes `/users/u%2541/messages` to `/users/u%41/messages` once; a second
+    # decoding would make it `uA`, another user.
+    literal, other = connection_id(1), connection_id(2)
+    chat.connect_as(literal, "u%41", "percent")
+    chat.connect_as(other, "uA", "a")
+    event = with_service_token(load_event("http-post-user-message"))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/users/u%41/messages"
+    event["pathParameters"] = {"userId": "u%41"}
+
+    response = invoke(event)
+
+    assert response["statusCode"] == 200, response
+    assert (json.loads(response["body"])["to"], json.loads(response["body"])["delivered"]) == (
+        "u%41",
+        1,
+    )
+    assert received(literal)[-1]["data"] == "your export is ready"
+    assert not [m for m in received(other) if m.get("type") == "direct"]
