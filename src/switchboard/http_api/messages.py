@@ -57,9 +57,11 @@ def post_to_room(
     "any history. 404 when the user has no connection.",
 )
 def post_to_user(
+    # The token first: FastAPI resolves dependencies in order, and a caller without one
+    # must learn nothing more than 401 (not even that the user id is malformed).
+    service: ServiceCaller,
     user_id: UserId,
     message: MessageIn,
-    service: ServiceCaller,
     rt: CurrentRuntime,
     endpoint: ManagementEndpoint,
 ) -> SentToUser:

@@ -234,3 +234,14 @@ def test_tokens_from_an_oidc_provider(client: TestClient, jwks_stack: str) -> No
     assert response.status_code == 401
     user = provider.sign(payload(sub="u-ada"))
     assert client.get("/rooms", headers=bearer(user)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/users/a%09b/messages", "/users/" + "u" * 200 + "/messages", "/rooms/bad%20room/messages"],
+)
+def test_a_malformed_path_without_a_token_is_401_not_422(client: TestClient, path: str) -> None:
+    # The token is checked before anything else: the answer says nothing about the path.
+    response = call(client, "POST", path, {"data": 1}, {})
+    assert response.status_code == 401
+    assert response.json() == {"error": "Unauthorized", "message": MISSING}
