@@ -63,6 +63,14 @@ def decode_cursor(room: str, cursor: Any) -> str:
     return str(decoded["before"])
 
 
+def _key(message: dict[str, Any]) -> dict[str, Any]:
+    """Where a room message is stored: its room's partition, in time order."""
+    return {
+        "PK": {"S": f"MSG#{message['room']}"},
+        "SK": {"S": f"{message['ts']:013d}#{message['id']}"},
+    }
+
+
 class History:
     """Stores and pages room messages; disabled when the retention is zero."""
 
@@ -93,8 +101,7 @@ class History:
         self._db.put_item(
             TableName=self._table,
             Item={
-                "PK": {"S": f"MSG#{message['room']}"},
-                "SK": {"S": f"{message['ts']:013d}#{message['id']}"},
+                **_key(message),
                 "id": {"S": message["id"]},
                 "ts": {"N": str(message["ts"])},
                 "from": {"M": stored_from},
@@ -102,6 +109,12 @@ class History:
                 "expiresAt": {"N": str(message["ts"] // 1000 + self.retention_seconds)},
             },
         )
+
+    def remove(self, message: dict[str, Any]) -> None:
+        """Delete one stored envelope (a send that failed takes its message back)."""
+        if not self.enabled:
+            return
+        self._db.delete_item(TableName=self._table, Key=_key(message))
 
     def page(self, room: str, limit: int, before: str | None = None) -> HistoryPage:
         """Up to `limit` messages older than the cursor, oldest first, and the next cursor."""

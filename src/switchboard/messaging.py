@@ -8,6 +8,7 @@ path one concurrent PutItem, not an extra round trip.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,13 @@ def send_to_room(
     message = room_message(room, sender, data)
     payload = encode_deliverable(message, MAX_ROOM_MESSAGE_BYTES)
     storing = rt.in_background(lambda: rt.history.append(message))
-    result = rt.broadcaster(endpoint).to_room(room, payload, sender=exclude)
+    try:
+        result = rt.broadcaster(endpoint).to_room(room, payload, sender=exclude)
+    except Exception:
+        # The caller is told the send failed (and may send it again): the room's history
+        # must not keep a copy of it.
+        _take_back(rt, storing, message)
+        raise
     try:
         storing.result()
         stored = rt.history.enabled
@@ -67,6 +74,20 @@ def send_to_room(
         log.exception("could not store the message in history", extra={"room": room})
         stored = False
     return Sent(message, result, stored)
+
+
+def _take_back(rt: Runtime, storing: Future[None], message: dict[str, Any]) -> None:
+    try:
+        storing.result()
+    except Exception:
+        return  # never stored
+    try:
+        rt.history.remove(message)
+    except Exception:
+        # Best effort: it expires with the room's retention.
+        log.exception(
+            "could not take a failed send out of history", extra={"room": message["room"]}
+        )
 
 
 def send_to_user(

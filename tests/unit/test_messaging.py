@@ -208,3 +208,33 @@ def test_a_direct_message_to_a_user_whose_only_connection_sends_it(rt: Runtime) 
     sent, count = send_to_user(rt, MANAGEMENT_ENDPOINT, "u-bob", bob_says(rt), "x", exclude=BOB)
     assert (count, sent.result) == (0, FanoutResult())
     assert recipients() == set()
+
+
+def test_a_send_whose_fan_out_fails_is_not_kept_in_history(
+    rt: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    keys: Keys,
+) -> None:
+    # The caller is told it failed (the WebSocket's Internal server error, the HTTP API's
+    # 500) and may send it again: a copy left in history would then be there twice.
+    stored = threading.Event()
+    append = History.append
+
+    def append_then_say_so(self: History, message: dict[str, Any]) -> None:
+        append(self, message)
+        stored.set()
+
+    def members_unreadable(self: Any, room: str) -> Any:
+        assert stored.wait(OVERLAP_SECONDS)  # the failure comes after the copy was written
+        raise BotoClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+            "Query",
+        )
+
+    monkeypatch.setattr(History, "append", append_then_say_so)
+    monkeypatch.setattr("switchboard.store.Store.room_connection_pages", members_unreadable)
+    before = keys()
+    with pytest.raises(BotoClientError):
+        send_to_room(rt, MANAGEMENT_ENDPOINT, "dev", bob_says(rt), "hi", exclude=BOB)
+    assert keys() == before
+    assert rt.history.page("dev", JOIN_HISTORY).messages == []
