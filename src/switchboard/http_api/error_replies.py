@@ -128,7 +128,11 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("request failed", extra={"method": request.method, "path": request.url.path})
-    return error_response(500, "internal server error")
+    # This answer is sent by Starlette's outermost middleware, around RequestLog, which adds
+    # nosniff to every other answer.
+    return error_response(
+        500, "internal server error", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 def install(app: FastAPI) -> None:

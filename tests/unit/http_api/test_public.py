@@ -201,5 +201,6 @@ def test_an_unexpected_failure_500_without_details(
     response = failing.get("/rooms/dev/members", headers=service)
     assert response.status_code == 500
     assert response.json() == {"error": "InternalServerError", "message": "internal server error"}
+    assert response.headers["x-content-type-options"] == "nosniff"  # as on every answer
     assert "secret internals" not in response.text
     assert any("secret internals" in line.get("exception", "") for line in log_lines())
