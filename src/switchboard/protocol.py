@@ -13,7 +13,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from switchboard.errors import BadRequest, ClientError, InvalidJson, PayloadTooLarge
 
@@ -30,6 +30,10 @@ ACTIONS: tuple[str, ...] = (
 DEFAULT_ROOM = "lobby"
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 NAME_MAX = 32
+#: A user id is a token's `sub` (tokens.py refuses longer ones), so the `to` of a direct
+#: message and the HTTP API's `{userId}` take the same length; a guest's id, "guest:" and a
+#: 16-character connection id, fits too.
+USER_ID_MAX = 128
 #: What `@connections` accepts in one POST; a message we cannot deliver is refused up front.
 MAX_POST_BYTES = 128 * 1024
 #: A room message is also kept in history, and a history page or a join's reply (one
@@ -129,9 +133,14 @@ def user_field(message: Mapping[str, Any]) -> str:
     value = message.get("to")
     if not isinstance(value, str):
         raise BadRequest(f'"to" must be the userId of the recipient, got {_json_type(value)}')
-    if not 1 <= len(value) <= 160 or not value.isprintable():
-        raise BadRequest('"to" must be a userId of 1-160 printable characters')
+    if not is_user_id(value):
+        raise BadRequest(f'"to" must be a userId of 1-{USER_ID_MAX} printable characters')
     return value
+
+
+def is_user_id(value: object) -> TypeGuard[str]:
+    """Whether `value` can be a user id: 1-USER_ID_MAX printable characters."""
+    return isinstance(value, str) and 1 <= len(value) <= USER_ID_MAX and value.isprintable()
 
 
 def limit_field(message: Mapping[str, Any], *, default: int, maximum: int) -> int:

@@ -267,9 +267,9 @@ def test_actions_are_the_custom_routes() -> None:
 
 @pytest.mark.parametrize(
     "user_id",
-    ["u", "u" * 160, "auth0|66f2a1c0b7e3d94a1c2e5f10", "guest:BFaT_fALIAMCKug=", "josé ✓"],
+    ["u", "u" * 128, "auth0|66f2a1c0b7e3d94a1c2e5f10", "guest:BFaT_fALIAMCKug=", "josé ✓"],
 )
-def test_user_field_accepts_printable_ids_up_to_160(user_id: str) -> None:
+def test_user_field_accepts_printable_ids_up_to_128(user_id: str) -> None:
     assert user_field({"to": user_id}) == user_id
 
 
@@ -279,10 +279,10 @@ def test_user_field_accepts_printable_ids_up_to_160(user_id: str) -> None:
         (None, '"to" must be the userId of the recipient, got null'),
         (5, '"to" must be the userId of the recipient, got a number'),
         (["u"], '"to" must be the userId of the recipient, got an array'),
-        ("", '"to" must be a userId of 1-160 printable characters'),
-        ("u" * 161, '"to" must be a userId of 1-160 printable characters'),
-        ("u\x00", '"to" must be a userId of 1-160 printable characters'),
-        ("zero\u200bwidth", '"to" must be a userId of 1-160 printable characters'),
+        ("", '"to" must be a userId of 1-128 printable characters'),
+        ("u" * 129, '"to" must be a userId of 1-128 printable characters'),
+        ("u\x00", '"to" must be a userId of 1-128 printable characters'),
+        ("zero\u200bwidth", '"to" must be a userId of 1-128 printable characters'),
     ],
 )
 def test_user_field_refuses(value: Any, message: str) -> None:

@@ -13,9 +13,7 @@ from fastapi import Depends, Path, Request
 from switchboard import runtime
 from switchboard.errors import BadRequest, ConfigError
 from switchboard.http_api.settings import HttpSettings
-from switchboard.protocol import ROOM_PATTERN, user_field
-
-USER_ID_MAX = 160
+from switchboard.protocol import ROOM_PATTERN, USER_ID_MAX, user_field
 
 RoomName = Annotated[
     str,

@@ -187,22 +187,35 @@ def parse_ttl(text: str) -> int:
 
 def run_token(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     """Print a development token signed with the local secret, as the template expects it."""
+    from switchboard.errors import BadRequest  # noqa: PLC0415
     from switchboard.protocol import validate_name, validate_room  # noqa: PLC0415
-    from switchboard.tokens import SERVICE_ROLE, mint  # noqa: PLC0415
+    from switchboard.tokens import (  # noqa: PLC0415
+        SERVICE_ROLE,
+        InvalidToken,
+        mint,
+        validate_subject,
+    )
 
     try:
         model = read_template(args.template, parameters=parameters)
         name = validate_name(args.name)
         rooms = [validate_room(room) for room in args.room]
         ttl = parse_ttl(args.ttl)
-    except (TemplateError, ValueError) as error:
+    except (TemplateError, ValueError, BadRequest) as error:
         print(f"switchboard token: {error}", file=sys.stderr)
+        return 2
+    # The verifier's own rule for `sub`: a token it would refuse is not worth printing.
+    try:
+        subject = validate_subject(name if args.user_id is None else args.user_id)
+    except InvalidToken as error:
+        source = "NAME (the user id without --user-id)" if args.user_id is None else "--user-id"
+        print(f"switchboard token: {source}: {error}", file=sys.stderr)
         return 2
     secret = dev_secret(Path(args.template).resolve().parent)
     print(
         mint(
             secret,
-            subject=args.user_id or name,
+            subject=subject,
             name=name,
             rooms=rooms,
             roles=[SERVICE_ROLE] if args.service else [],

@@ -34,7 +34,7 @@ Keys = Callable[[], set[tuple[str, str]]]
 ADA, BOB, CY, DEE = (connection_id(n) for n in (1, 2, 3, 4))
 ROOM_RULE = '"room" must be 1-64 characters of letters, digits, "_", ".", ":" or "-"'
 ROOM_REQUIRED = '"room" is required: a room name of 1-64 characters [A-Za-z0-9_.:-]'
-TO_RULE = '"to" must be a userId of 1-160 printable characters'
+TO_RULE = '"to" must be a userId of 1-128 printable characters'
 LIMIT_RULE = '"limit" must be a whole number from 1 to 100'
 
 

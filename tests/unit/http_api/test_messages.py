@@ -373,7 +373,7 @@ def test_a_lone_surrogate_422(
         ("/rooms/no%20spaces/messages", "path.room"),
         ("/rooms/%C3%BCber/messages", "path.room"),
         ("/rooms/" + "r" * 65 + "/messages", "path.room"),
-        ("/users/" + "u" * 161 + "/messages", "path.userId"),
+        ("/users/" + "u" * 129 + "/messages", "path.userId"),
     ],
 )
 def test_a_bad_room_or_user_id_422(
@@ -390,5 +390,5 @@ def test_a_user_id_with_control_characters_422(client: TestClient, service: dict
     assert response.status_code == 422
     assert response.json() == {
         "error": "ValidationError",
-        "message": "userId must be 1-160 printable characters",
+        "message": "userId must be 1-128 printable characters",
     }
