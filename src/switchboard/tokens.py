@@ -9,6 +9,7 @@ HS/RS key confusion are refused.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import jwt
 from switchboard.config import ASYMMETRIC, SYMMETRIC
 from switchboard.errors import SwitchboardError
 from switchboard.identity import GUEST_PREFIX, Identity
-from switchboard.protocol import NAME_MAX, ROOM_PATTERN
+from switchboard.protocol import NAME_MAX, ROOM_PATTERN, USER_ID_MAX, is_user_id
 
 #: Clock skew tolerated on exp, nbf and iat.
 LEEWAY_SECONDS = 30
@@ -29,6 +30,11 @@ SERVICE_ROLE = "service"
 
 class InvalidToken(SwitchboardError):
     """The token is not acceptable; the message says why (never the token itself)."""
+
+
+class KeysUnavailable(SwitchboardError):
+    """The JWKS URL did not answer, so no token can be checked now: an outage of the
+    provider, not a bad token (whose holder would then throw away a good one)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,13 @@ class TokenVerifier:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
+        except jwt.PyJWKClientConnectionError as error:
+            # Before PyJWKClientError, its base class: unreachable keys say nothing of the token.
+            raise KeysUnavailable(f"the JWKS URL did not answer: {error}") from None
+        except json.JSONDecodeError:
+            # PyJWT lets this one through: the URL answered with something not JSON (a
+            # provider's error page), again nothing to do with the token.
+            raise KeysUnavailable("the JWKS URL did not answer with a JSON key set") from None
         except jwt.PyJWKClientError as error:
             raise InvalidToken(f"no signing key for the token: {type(error).__name__}") from None
         except jwt.PyJWTError as error:
@@ -99,12 +112,7 @@ class TokenVerifier:
 
 
 def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not 1 <= len(subject) <= 128 or not subject.isprintable():
-        raise InvalidToken("the sub claim must be 1-128 printable characters")
-    if subject.startswith(GUEST_PREFIX):
-        # Guest ids belong to anonymous connections; a token may not claim one.
-        raise InvalidToken(f"the sub claim may not start with {GUEST_PREFIX!r}")
+    subject = validate_subject(claims.get("sub"))
     name = _first_string(claims, ("name", "cognito:username", "preferred_username")) or subject
     name = name.strip()[:NAME_MAX] or subject[:NAME_MAX]
     granted = claims.get("rooms", claims.get("cognito:groups", []))
@@ -114,6 +122,20 @@ def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
         raise InvalidToken("the rooms claim must be a list of room names")
     rooms = frozenset(r for r in granted if isinstance(r, str) and ROOM_PATTERN.fullmatch(r))
     return Identity(user_id=subject, name=name, rooms=rooms, anonymous=False)
+
+
+def validate_subject(subject: Any) -> str:
+    """A `sub` claim a token may carry: a user id, and not a guest's.
+
+    `switchboard token` checks its `--user-id` here too, so it never mints a token that
+    the verifier would refuse.
+    """
+    if not is_user_id(subject):
+        raise InvalidToken(f"the sub claim must be 1-{USER_ID_MAX} printable characters")
+    if subject.startswith(GUEST_PREFIX):
+        # Guest ids belong to anonymous connections; a token may not claim one.
+        raise InvalidToken(f"the sub claim may not start with {GUEST_PREFIX!r}")
+    return subject
 
 
 def roles_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:

@@ -92,6 +92,7 @@ class JwksServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _JwksHandler)
         self._lock = threading.Lock()
         self._keys: list[dict[str, Any]] = []
+        self._raw: bytes | None = None
         self.requests = 0
 
     @property
@@ -101,10 +102,18 @@ class JwksServer(ThreadingHTTPServer):
     def serve(self, *keys: KeyPair) -> None:
         with self._lock:
             self._keys = [key.jwk() for key in keys]
+            self._raw = None
+
+    def serve_raw(self, body: bytes) -> None:
+        """Answer with these bytes instead of a key set (a provider's error page, say)."""
+        with self._lock:
+            self._raw = body
 
     def body(self) -> bytes:
         with self._lock:
             self.requests += 1
+            if self._raw is not None:
+                return self._raw
             return json.dumps({"keys": self._keys}).encode()
 
 

@@ -19,6 +19,7 @@ from switchboard.tokens import (
     LEEWAY_SECONDS,
     SERVICE_ROLE,
     InvalidToken,
+    KeysUnavailable,
     TokenSettings,
     TokenVerifier,
     identity_from_claims,
@@ -479,11 +480,23 @@ def test_claims_are_checked_for_jwks_tokens_too(jwks: JwksServer) -> None:
     assert refused(RSA_1.sign(expired), verifier).startswith("ExpiredSignatureError")
 
 
-def test_an_unreachable_jwks_refuses_rather_than_allows() -> None:
+def test_an_unreachable_jwks_refuses_as_an_outage_not_as_a_bad_token() -> None:
     with jwks_server() as gone:
         url = gone.url
-    message = refused(RSA_1.sign(payload()), jwks_verifier(url, "RS256"))
-    assert message == "no signing key for the token: PyJWKClientConnectionError"
+    token = RSA_1.sign(payload())
+    with pytest.raises(KeysUnavailable) as caught:
+        jwks_verifier(url, "RS256").verify(token)
+    assert not isinstance(caught.value, InvalidToken)
+    assert str(caught.value).startswith("the JWKS URL did not answer: ")
+    assert token not in str(caught.value)
+
+
+def test_a_jwks_url_answering_with_no_json_is_an_outage_not_a_bad_token(jwks: JwksServer) -> None:
+    jwks.serve_raw(b"<html><body>down for maintenance</body></html>")
+    token = RSA_1.sign(payload())
+    with pytest.raises(KeysUnavailable) as caught:
+        jwks_verifier(jwks.url, "RS256").verify(token)
+    assert str(caught.value) == "the JWKS URL did not answer with a JSON key set"
 
 
 @pytest.mark.parametrize(

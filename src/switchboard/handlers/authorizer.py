@@ -3,11 +3,15 @@
 A valid token allows the connection and hands its identity to every later event; a
 missing token is allowed as an anonymous guest only where the stack permits it. Anything
 else raises `Unauthorized`, which API Gateway answers with 401 before `$connect` runs, so
-no connection record is ever written for a bad token. Tokens are never logged.
+no connection record is ever written for a bad token. When the JWKS URL does not answer,
+no token can be checked: `KeysUnavailable` propagates, an authorizer error that API Gateway
+answers with 500, so that clients retry instead of dropping a token that may be good.
+Tokens are never logged.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -20,7 +24,7 @@ from switchboard.config import AuthConfig
 from switchboard.events import WebSocketEvent
 from switchboard.identity import Identity
 from switchboard.structured_log import get_logger
-from switchboard.tokens import InvalidToken, TokenSettings, TokenVerifier
+from switchboard.tokens import InvalidToken, KeysUnavailable, TokenSettings, TokenVerifier
 
 log = get_logger("switchboard.authorizer")
 _lock = threading.Lock()
@@ -100,10 +104,15 @@ def handler(raw_event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         except InvalidToken as error:
             outcome = f"invalid_token: {error}"
             raise Unauthorized() from None
+        except KeysUnavailable as error:
+            # Not Unauthorized: the token may be good. Raised on, it is an authorizer error.
+            outcome = f"keys_unavailable: {error}"
+            raise
         outcome = "allow"
         return policy("Allow", method_arn, str(identity.user_id), identity)
     finally:
-        log.info(
+        log.log(
+            logging.ERROR if outcome.startswith("keys_unavailable") else logging.INFO,
             "authorization",
             extra={
                 "connectionId": event.get_connection_id(),

@@ -9,15 +9,27 @@ chat but not push as a backend.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from switchboard.errors import Forbidden, NotAuthenticated
 from switchboard.handlers.authorizer import verifier
-from switchboard.tokens import SERVICE_ROLE, InvalidToken, identity_from_claims, roles_from_claims
+from switchboard.tokens import (
+    SERVICE_ROLE,
+    InvalidToken,
+    KeysUnavailable,
+    identity_from_claims,
+    roles_from_claims,
+)
+
+log = logging.getLogger("switchboard.http_api")
+#: When a caller may try again after the JWKS URL failed to answer: the verifier fetches the
+#: keys anew on the next request, and a provider's hiccup is usually over by then.
+KEYS_RETRY_AFTER_SECONDS = 30
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -52,6 +64,15 @@ def require_service(
         claims = token_verifier.claims(credentials.credentials)
         identity = identity_from_claims(claims)
         roles = roles_from_claims(claims)
+    except KeysUnavailable as error:
+        # Not the token's fault: a 401 would make the caller throw away a good token.
+        log.warning("token keys unavailable", extra={"reason": str(error)})
+        raise HTTPException(
+            503,
+            detail="the token cannot be checked now: the token issuer's signing keys (JWKS) "
+            f"did not answer; retry in {KEYS_RETRY_AFTER_SECONDS} s",
+            headers={"Retry-After": str(KEYS_RETRY_AFTER_SECONDS)},
+        ) from None
     except InvalidToken as error:
         # Why it was refused (expired, wrong audience, bad signature...), never the token.
         raise NotAuthenticated(

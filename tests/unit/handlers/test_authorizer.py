@@ -23,6 +23,7 @@ from moto.secretsmanager.models import SecretsManagerBackend
 from switchboard.errors import ConfigError, SwitchboardError
 from switchboard.handlers import authorizer
 from switchboard.structured_log import JsonFormatter
+from switchboard.tokens import KeysUnavailable
 from tests.support.events import load_event
 from tests.support.jwks import JwksServer, ec_key, jwks_server, rsa_key
 from tests.support.tokens import (
@@ -35,6 +36,7 @@ from tests.support.tokens import (
     key_confusion,
     payload,
 )
+from tests.support.unreachable import unreachable_jwks_url
 
 LogLines = Callable[[], list[dict[str, Any]]]
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/$connect"
@@ -462,12 +464,28 @@ def test_bad_jwks_tokens_are_unauthorized(jwks: JwksServer, make_token: Callable
     unauthorized(with_token(make_token()))
 
 
-def test_an_unreachable_jwks_is_unauthorized(
-    jwks: JwksServer, monkeypatch: pytest.MonkeyPatch
+def test_an_unreachable_jwks_is_an_authorizer_error_not_unauthorized(
+    jwks: JwksServer,
+    monkeypatch: pytest.MonkeyPatch,
+    log_lines: LogLines,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with jwks_server() as gone:
-        monkeypatch.setenv("JWKS_URL", gone.url)
-    unauthorized(with_token(RSA_1.sign(payload())))
+    """API Gateway answers an authorizer's error with 500 and only `Unauthorized` with 401:
+    the token may be good, so the client must not be told to drop it."""
+    token = RSA_1.sign(payload())
+    with unreachable_jwks_url() as url:
+        monkeypatch.setenv("JWKS_URL", url)
+        with pytest.raises(KeysUnavailable) as caught:
+            authorize(with_token(token))
+    assert str(caught.value) != "Unauthorized"
+    assert not isinstance(caught.value, authorizer.Unauthorized)
+    [line] = authorization_lines(log_lines())
+    assert line["level"] == "ERROR"
+    assert line["outcome"].startswith("keys_unavailable: the JWKS URL did not answer: ")
+    written = json.dumps(log_lines(), ensure_ascii=False) + "".join(capsys.readouterr())
+    written += str(caught.value)
+    for part in [token, *[segment for segment in token.split(".") if len(segment) > 8]]:
+        assert part not in written
 
 
 def test_a_kid_whose_key_does_not_fit_the_alg_is_unauthorized(
