@@ -46,7 +46,8 @@ _DESCRIPTIONS: dict[int, str] = {
     404: "The user has no connection.",
     413: "The message would exceed what one @connections POST may carry (128 KB).",
     422: "A path parameter, query parameter or the body is not valid.",
-    503: "The table does not answer.",
+    503: "Something it depends on does not answer: the table (`GET /health`), or the token "
+    "issuer's signing keys (JWKS stacks; retry after `Retry-After` seconds).",
 }
 #: A Switchboard error's HTTP status; every other ClientError is invalid input, 422.
 _STATUS: tuple[tuple[type[ClientError], int], ...] = (

@@ -22,7 +22,7 @@ router = APIRouter(tags=["messages"])
 @router.post(
     "/rooms/{room}/messages",
     response_model=SentToRoom,
-    responses=documented(401, 403, 413, 422),
+    responses=documented(401, 403, 413, 422, 503),
     summary="Send to every member of a room",
     description="Delivered to each connection in the room as "
     '`{"type":"message","room","from","data","id","ts"}` and kept in the room\'s history. '
@@ -51,7 +51,7 @@ def post_to_room(
 @router.post(
     "/users/{userId}/messages",
     response_model=SentToUser,
-    responses=documented(401, 403, 404, 413, 422),
+    responses=documented(401, 403, 404, 413, 422, 503),
     summary="Send to every connection of a user",
     description='Delivered as `{"type":"direct","from","to","data","id","ts"}`; not kept in '
     "any history. 404 when the user has no connection.",

@@ -23,7 +23,7 @@ router = APIRouter(tags=["rooms"])
 @router.get(
     "/rooms",
     response_model=RoomList,
-    responses=documented(401, 403),
+    responses=documented(401, 403, 503),
     summary="Rooms with members now",
 )
 def list_rooms(service: ServiceCaller, rt: CurrentRuntime) -> RoomList:
@@ -33,7 +33,7 @@ def list_rooms(service: ServiceCaller, rt: CurrentRuntime) -> RoomList:
 @router.get(
     "/rooms/{room}/members",
     response_model=MemberList,
-    responses=documented(401, 403, 422),
+    responses=documented(401, 403, 422, 503),
     summary="Who is in a room",
     description="One entry per user, with how many of their connections are in the room.",
 )
@@ -50,7 +50,7 @@ def list_members(room: RoomName, service: ServiceCaller, rt: CurrentRuntime) -> 
     response_model=HistoryPage,
     # Senders carry only the fields they have (`guest`, `service`, `connectionId`).
     response_model_exclude_unset=True,
-    responses=documented(401, 403, 422),
+    responses=documented(401, 403, 422, 503),
     summary="A page of a room's messages",
     description="Up to `limit` messages older than `before`, oldest first. Pass `next` as "
     "`before` to page further back.",

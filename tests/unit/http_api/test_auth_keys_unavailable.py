@@ -69,3 +69,11 @@ def test_a_bad_token_is_still_401_while_the_keys_are_down(
     response = client.get("/rooms", headers=bearer("garbage"))
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_every_protected_operation_documents_the_503(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "401" in operation["responses"]:  # it takes a token
+                assert "503" in operation["responses"], (method, path)
