@@ -106,7 +106,19 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         for problem in error.errors()
     ]
     summary = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method == "POST" and not _is_json(media_type):
+        # FastAPI reads a body as JSON only when it says so; anything else is seen as a
+        # string, and "should be a valid dictionary" alone does not tell the caller why.
+        summary = (
+            f"body: send it as JSON, with Content-Type: application/json "
+            f"(got {media_type or 'none'}); {summary}"
+        )
     return error_response(422, f"invalid request: {summary}", details=details)
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:

@@ -392,3 +392,17 @@ def test_a_user_id_with_control_characters_422(client: TestClient, service: dict
         "error": "ValidationError",
         "message": "userId must be 1-128 printable characters",
     }
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_sent_as_json_says_so(
+    client: TestClient, service: dict[str, str], content_type: str | None
+) -> None:
+    # As `curl -d` sends it: the JSON text is right, the media type is not.
+    headers = dict(service) | ({"Content-Type": content_type} if content_type else {})
+    response = client.post("/rooms/lobby/messages", content=b'{"data": 1}', headers=headers)
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert message.startswith("invalid request: body: send it as JSON, with Content-Type: ")
+    assert f"(got {content_type or 'none'})" in message
+    assert recipients() == set()
