@@ -92,7 +92,10 @@ async def _client_error(request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, NotAuthenticated):
         # RFC 6750: say which scheme, and whether the token presented was the problem.
         headers = {"WWW-Authenticate": error.challenge}
-    return error_response(status, str(error), headers=headers)
+    # Every 422 carries `details`, as FastAPI's own do: a client reads one shape. Our checks
+    # name the field in the message, so the problem has no finer location than the request.
+    details = [{"loc": [], "msg": str(error), "type": "value_error"}] if status == 422 else None
+    return error_response(status, str(error), details=details, headers=headers)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -388,9 +388,11 @@ def test_a_bad_room_or_user_id_422(
 def test_a_user_id_with_control_characters_422(client: TestClient, service: dict[str, str]) -> None:
     response = post(client, "/users/u%07bell/messages", {"data": 1}, service)
     assert response.status_code == 422
+    message = "userId must be 1-128 printable characters"
     assert response.json() == {
         "error": "ValidationError",
-        "message": "userId must be 1-128 printable characters",
+        "message": message,
+        "details": [{"loc": [], "msg": message, "type": "value_error"}],
     }
 
 

@@ -194,9 +194,11 @@ def test_a_cursor_of_another_room_422(
     assert isinstance(page, dict)
     response = client.get(f"/rooms/lobby/history?before={page['next']}", headers=service)
     assert response.status_code == 422
+    message = '"before" is not a history cursor of room "lobby"'
     assert response.json() == {
         "error": "ValidationError",
-        "message": '"before" is not a history cursor of room "lobby"',
+        "message": message,
+        "details": [{"loc": [], "msg": message, "type": "value_error"}],
     }
 
 
