@@ -620,3 +620,28 @@ def test_a_parameter_the_functions_would_refuse_is_refused_at_deploy(
     except ConfigError:
         starts = False
     assert (re.fullmatch(pattern, value) is not None) == starts
+
+
+# ------------------------------------------------------------------------------- logs
+
+
+def test_every_function_logs_to_a_log_group_of_the_stack_with_a_retention() -> None:
+    # A log group Lambda creates by itself keeps the logs (connection and user ids) forever
+    # and outlives `sam delete`.
+    functions = of_type("AWS::Serverless::Function")
+    groups = of_type("AWS::Logs::LogGroup")
+    assert functions
+    used = set()
+    for function_id, props in functions.items():
+        group = props.get("LoggingConfig", {}).get("LogGroup")
+        assert isinstance(group, dict) and set(group) == {"Ref"}, function_id
+        assert group["Ref"] in groups, function_id
+        used.add(group["Ref"])
+    assert used == set(groups), "one log group per function, none unused"
+    for group_id, props in groups.items():
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}, group_id
+        assert RESOURCES[group_id].get("DeletionPolicy", "Delete") == "Delete", group_id
+    assert (
+        TEMPLATE["Parameters"]["LogRetentionDays"]["Default"]
+        in (TEMPLATE["Parameters"]["LogRetentionDays"]["AllowedValues"])
+    )
