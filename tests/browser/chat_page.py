@@ -44,6 +44,38 @@ WATCH_STATES = """() => {
   }).observe(status, { attributes: true, attributeFilter: ["data-state"] });
 }"""
 
+#: The network between the page and the server, under the test's control: it changes nothing
+#: in the page, only what its WebSockets meet. `testNetwork.refuse` makes the server refuse
+#: new connections (a token it rejects is added, so the real authorizer answers 401);
+#: `testNetwork.loseNextAck` closes the socket as the next `sent` acknowledgement arrives,
+#: before the page sees it (a drop between the server's work and its reply).
+SIMULATED_NETWORK = """(() => {
+  const Real = window.WebSocket;
+  const network = window.testNetwork = { refuse: false, loseNextAck: false, sockets: [] };
+  function Simulated(url, protocols) {
+    const target = new URL(url);
+    if (network.refuse) target.searchParams.set("token", "refused-by-the-test");
+    const socket = protocols === undefined ? new Real(target) : new Real(target, protocols);
+    network.sockets.push(socket);
+    const listen = socket.addEventListener.bind(socket);
+    socket.addEventListener = (type, listener, options) => listen(type, type !== "message"
+      ? listener
+      : (event) => {
+          if (network.loseNextAck && typeof event.data === "string" &&
+              JSON.parse(event.data).type === "sent") {
+            network.loseNextAck = false;
+            socket.close();
+            return;
+          }
+          listener(event);
+        }, options);
+    return socket;
+  }
+  Simulated.prototype = Real.prototype;
+  for (const name of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) Simulated[name] = Real[name];
+  window.WebSocket = Simulated;
+})()"""
+
 
 @dataclass
 class ChatPage:
@@ -164,6 +196,19 @@ class ChatPage:
 
     def wait_for_system(self, text: str) -> None:
         expect(self.page.locator("#log li.system .text", has_text=text).last).to_be_visible()
+
+    def refuse_connections(self, refuse: bool) -> None:
+        """Needs SIMULATED_NETWORK."""
+        self.page.evaluate("refuse => { window.testNetwork.refuse = refuse; }", refuse)
+
+    def retry_now(self) -> None:
+        """Click "Retry now" when it is shown (between attempts)."""
+        expect(self.status).to_have_attribute("data-state", "reconnecting")
+        # Not `click`: the next attempt may start (and hide the button) at any moment.
+        self.page.evaluate(
+            "() => { const retry = document.getElementById('retry');"
+            " retry.hidden || retry.click(); }"
+        )
 
     def watch_states(self) -> None:
         self.page.evaluate(WATCH_STATES)
