@@ -24,7 +24,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    ConnectionClosedError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _TIMEOUT = 10.0
@@ -63,6 +68,10 @@ Address = tuple[str, int] | str
 class _Connection:
     def __init__(self, address: Address) -> None:
         self.address = address
+        #: Answers read whole on this socket: a kept-alive one has served at least one.
+        self.served = 0
+        #: Whether a byte of the current request's answer has arrived.
+        self.reply_started = False
         if isinstance(address, str):
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(_TIMEOUT)
@@ -119,21 +128,37 @@ class LeanTransport:
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         wire = "\r\n".join(lines).encode("latin-1") + body
         for attempt in (1, 2):
-            # A kept-alive socket may have been closed by the server: retry once on a new one.
             try:
                 connection = self._connection(address, fresh=attempt == 2)
+            except OSError as error:
+                self._close()
+                if attempt == 2:
+                    # What urllib3's failures become in botocore, so callers catch the same.
+                    raise EndpointConnectionError(endpoint_url=request.url, error=error) from None
+                continue
+            connection.reply_started = False
+            try:
                 connection.sock.sendall(wire)
-                return self._read_response(request.url, connection)
+                response = self._read_response(request.url, connection)
             except (BlockingIOError, TimeoutError):
                 # No answer in time: the request may have been applied, so it is not sent
                 # again here; botocore's retry policy decides, as for urllib3's timeout.
                 self._close()
                 raise ReadTimeoutError(endpoint_url=request.url) from None
-            except (ConnectionError, EOFError, OSError) as error:
+            except (ValueError, IndexError) as error:
+                # An answer that is not HTTP: the socket's state is unknown, so it goes.
                 self._close()
-                if attempt == 2:
-                    # What urllib3's failures become in botocore, so callers catch the same.
-                    raise EndpointConnectionError(endpoint_url=request.url, error=error) from None
+                raise HTTPClientError(error=error) from None
+            except (OSError, EOFError):  # ConnectionError is an OSError
+                self._close()
+                # Sent again only on a kept-alive socket that failed before any byte of the
+                # answer: the server had closed it while idle. Once an answer has begun, the
+                # request was applied, and sending it again would deliver it twice.
+                if attempt == 1 and connection.served and not connection.reply_started:
+                    continue
+                raise ConnectionClosedError(endpoint_url=request.url) from None
+            connection.served += 1
+            return response
         return None  # pragma: no cover - the loop returns or raises
 
     def _address(self, origin: str) -> Address | None:
@@ -164,6 +189,7 @@ class LeanTransport:
     def _read_response(self, url: str, connection: _Connection) -> AWSResponse:
         # One recv usually holds the whole answer (the gateway writes it in one send).
         data = connection.sock.recv(65536)
+        connection.reply_started = bool(data)
         while b"\r\n\r\n" not in data:
             more = connection.sock.recv(65536)
             if not more or len(data) > 65536:

@@ -16,7 +16,7 @@ import boto3
 import botocore
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ConnectionClosedError, HTTPClientError, ReadTimeoutError
 
 from switchboard.local import lean_transport
 from switchboard.local.lean_transport import LeanTransport
@@ -138,3 +138,50 @@ def test_a_kept_alive_socket_the_server_closed_is_replaced_once(socket_path: str
     assert first["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert second["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert server.requests == [1, 2]  # one request on each socket, none lost or doubled
+
+
+def test_an_answer_cut_short_is_not_sent_again(socket_path: str) -> None:
+    # The answer had begun: the gateway applied the request. Sending it again on a new
+    # socket would deliver the message twice.
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"
+    server = UnixServer(socket_path, lambda n: (OK, False) if n == 1 else (cut, True))
+    try:
+        api = management_client(socket_path)
+        api.post_to_connection(ConnectionId="abc=", Data=b"ping")  # the socket is kept alive
+        with pytest.raises(ConnectionClosedError):
+            api.post_to_connection(ConnectionId="abc=", Data=b"ping")
+    finally:
+        server.close()
+
+    assert server.requests == [1, 1]
+
+
+def test_a_fresh_socket_closed_without_an_answer_is_not_sent_again(socket_path: str) -> None:
+    # Only a kept-alive socket may have been closed while idle; a new one closing at once
+    # says nothing about whether the request was applied.
+    server = UnixServer(socket_path, lambda _: (None, True))
+    try:
+        api = management_client(socket_path)
+        with pytest.raises(ConnectionClosedError):
+            api.post_to_connection(ConnectionId="abc=", Data=b"ping")
+    finally:
+        server.close()
+
+    assert server.requests == [1]
+
+
+def test_an_answer_that_is_not_http_fails_the_call_and_the_socket_is_replaced(
+    socket_path: str,
+) -> None:
+    garbage = b"SSH-2.0-OpenSSH\r\n\r\n"
+    server = UnixServer(socket_path, lambda n: (garbage, False) if n == 1 else (OK, False))
+    try:
+        api = management_client(socket_path)
+        with pytest.raises(HTTPClientError):
+            api.post_to_connection(ConnectionId="abc=", Data=b"ping")
+        after = api.post_to_connection(ConnectionId="abc=", Data=b"ping")
+    finally:
+        server.close()
+
+    assert after["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert server.requests == [1, 2]  # the next call did not read what was left on the first
