@@ -111,8 +111,10 @@ def handler(raw_event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         outcome = "allow"
         return policy("Allow", method_arn, str(identity.user_id), identity)
     finally:
+        # A refusal is the authorizer working; anything it could not decide is an error.
+        failed = outcome == "error" or outcome.startswith("keys_unavailable")
         log.log(
-            logging.ERROR if outcome.startswith("keys_unavailable") else logging.INFO,
+            logging.ERROR if failed else logging.INFO,
             "authorization",
             extra={
                 "connectionId": event.get_connection_id(),

@@ -66,7 +66,7 @@ def require_service(
         roles = roles_from_claims(claims)
     except KeysUnavailable as error:
         # Not the token's fault: a 401 would make the caller throw away a good token.
-        log.warning("token keys unavailable", extra={"reason": str(error)})
+        log.error("token keys unavailable", extra={"reason": str(error)})
         raise HTTPException(
             503,
             detail="the token cannot be checked now: the token issuer's signing keys (JWKS) "

@@ -439,6 +439,8 @@ def test_a_call_that_fails_is_not_logged_as_allowed(
         authorize(with_token(hs256(payload())))
     [line] = authorization_lines(log_lines())
     assert line["outcome"] != "allow"
+    # Not a refusal but a failure: at ERROR, where alarms look.
+    assert (line["outcome"], line["level"]) == ("error", "ERROR")
 
 
 # -- RS256 through a JWKS --------------------------------------------------------------------

@@ -58,6 +58,7 @@ def test_unreachable_keys_are_503_with_retry_after(
     # Logged once, with why, never with the token.
     [record] = [r for r in caplog.records if r.getMessage() == "token keys unavailable"]
     assert str(getattr(record, "reason", "")).startswith("the JWKS URL did not answer: ")
+    assert record.levelname == "ERROR"  # as the authorizer logs the same outage
     logged = "".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
     assert SERVICE_TOKEN.split(".")[2] not in logged
 
