@@ -79,6 +79,7 @@ def function_environment(
             "AWS_LAMBDA_FUNCTION_NAME": model.logical_id,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(model.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": model.log_group or f"/aws/lambda/{model.logical_id}",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{model.runtime}",
             "LAMBDA_TASK_ROOT": str(model.code_dir),
             "AWS_ENDPOINT_URL": aws_endpoint,

@@ -125,6 +125,10 @@ class Resolver:
             return LOCAL_API_ID
         if kind == "AWS::Serverless::HttpApi":
             return LOCAL_HTTP_API_ID
+        if kind == "AWS::Logs::LogGroup":
+            # CloudFormation answers the group's name.
+            named = self.resolve((resource.get("Properties") or {}).get("LogGroupName"))
+            return named if isinstance(named, str) else f"{STACK_NAME}-{name}"
         if kind == "AWS::SecretsManager::Secret":
             # CloudFormation answers the ARN; the name works wherever an id is asked for.
             return self.secret_name(name)

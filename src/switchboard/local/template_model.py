@@ -40,6 +40,8 @@ class FunctionModel:
     timeout: int
     memory_mb: int
     environment: dict[str, str]
+    #: Where Lambda sends the function's logs: its LoggingConfig's group, else its own.
+    log_group: str = ""
 
 
 @dataclass(frozen=True)
@@ -408,7 +410,14 @@ def _function_model(
         timeout=int(resolver.resolve(merged.get("Timeout", 3))),
         memory_mb=int(resolver.resolve(merged.get("MemorySize", 128))),
         environment={k: v for k, v in resolved_env.items() if v is not None},
+        log_group=_log_group(logical_id, merged, resolver),
     )
+
+
+def _log_group(logical_id: str, merged: dict[str, Any], resolver: Resolver) -> str:
+    logging_config = resolver.resolve(merged.get("LoggingConfig") or {})
+    group = logging_config.get("LogGroup") if isinstance(logging_config, dict) else None
+    return group if isinstance(group, str) and group else f"/aws/lambda/{logical_id}"
 
 
 def _env_string(value: Any) -> str | None:

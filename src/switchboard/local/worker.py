@@ -32,7 +32,7 @@ class LambdaContext:
         self.invoked_function_arn = f"arn:aws:lambda:{region}:123456789012:function:{name}"
         self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
         self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{name}")
         self.log_stream_name = "local"
         self._deadline = deadline
 
