@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
@@ -68,7 +69,9 @@ def function_environment(
     """What Lambda would give the function, with endpoints pointing at the local stack."""
     parent = os.environ if parent is None else parent
     env = {name: parent[name] for name in _PASSED_THROUGH if name in parent}
-    if embedded:
+    if embedded or not _credentials_configured(parent):
+        # Another local DynamoDB (DynamoDB Local, a second moto) takes any credentials, and
+        # boto3 refuses to sign without some: with none configured, the local ones.
         env.update(LOCAL_CREDENTIALS)
     else:
         env.update({name: parent[name] for name in _AWS_CREDENTIALS if name in parent})
@@ -90,6 +93,17 @@ def function_environment(
     )
     env.update(model.environment)
     return env
+
+
+def _credentials_configured(parent: Mapping[str, str]) -> bool:
+    """Whether boto3 in a function would find credentials of the user's own: variables, or
+    the shared files under HOME."""
+    if any(name in parent for name in _AWS_CREDENTIALS):
+        return True
+    home = parent.get("HOME")
+    return home is not None and any(
+        (Path(home) / ".aws" / name).is_file() for name in ("credentials", "config")
+    )
 
 
 class LocalStack:
@@ -117,7 +131,9 @@ class LocalStack:
         await self.spawner.start()
         # moto's server stands in for every AWS service the functions call (Secrets Manager,
         # ...); DynamoDB is it too, unless --dynamodb-endpoint names another.
-        self.dynamodb = EmbeddedDynamoDB(_connect_host(options.host), options.faults)
+        # On loopback whatever --host says: it holds the table and the token secret, and
+        # only this machine's function processes call it.
+        self.dynamodb = EmbeddedDynamoDB("127.0.0.1", options.faults)
         self.aws_endpoint = await self.dynamodb.start()
         if self.embedded:
             self.dynamodb_endpoint = self.aws_endpoint
@@ -258,15 +274,18 @@ class LocalStack:
         http_api, http_routes = self._http_api_banner()
         plan = self.settings.gateway.faults
         faults = f"  Faults        INJECTED: {plan.spec()}\n" if plan.active else ""
+        exposure = exposure_warning(self.settings.gateway.host)
         dynamodb = (
             f"{self.dynamodb_endpoint} (embedded moto server)"
             if self.embedded
             else f"{self.dynamodb_endpoint} (external)"
         )
         return (
-            f"Switchboard local gateway serving {model.path.name}\n"
+            f"Switchboard local gateway serving {model.path}\n"
+            f"{exposure}"
             f"  WebSocket     {ws}  (also {ws}/{model.stage})\n"
-            f"  @connections  http://{host}:{port}/{model.stage}/@connections/{{connectionId}}\n"
+            f"  @connections  http://{host}:{port}/{model.stage}/@connections/{{connectionId}}"
+            f"  (also without /{model.stage})\n"
             f"{http_api}"
             f"  DynamoDB      {dynamodb}; tables: {tables}\n"
             f"{auth}"
@@ -306,6 +325,22 @@ class LocalStack:
             f"  HTTP API      {url}  (payload 2.0, through each route's function)\n",
             f"  HTTP API routes:\n{routes}\n",
         )
+
+
+def exposure_warning(host: str) -> str:
+    """The banner's warning when the gateway listens beyond this machine; empty otherwise."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return ""
+    return (
+        f"  WARNING       listening on {host}: other machines can reach the WebSocket API, the\n"
+        "                HTTP API and the @connections API, which takes no credentials (anyone\n"
+        "                can post to or close any client). The embedded DynamoDB stays on\n"
+        "                loopback.\n"
+    )
 
 
 def _connect_host(host: str) -> str:
