@@ -598,6 +598,8 @@ DEPLOYED_AUTH_ENV = {
         ("JwksUrl", "JWKS_URL", "https://issuer.example/.well-known/jwks.json"),
         ("JwksUrl", "JWKS_URL", "http://issuer.example/.well-known/jwks.json"),
         ("JwksUrl", "JWKS_URL", "issuer.example/jwks.json"),
+        ("JwksUrl", "JWKS_URL", "http://127.0.0.1:8080/.well-known/jwks.json"),
+        ("JwksUrl", "JWKS_URL", "http://127.0.0.1.example/jwks.json"),
     ],
 )
 def test_a_parameter_the_functions_would_refuse_is_refused_at_deploy(

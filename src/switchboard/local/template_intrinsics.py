@@ -28,6 +28,47 @@ class TemplateError(ValueError):
     """The template lacks something the local gateway needs, or uses what it cannot resolve."""
 
 
+def _parameter_text(value: Any) -> str:
+    """A parameter's value as CloudFormation passes it on: text (`true`, `7`, not Python's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
+    """CloudFormation's checks of a parameter value, which `sam deploy` would refuse."""
+    described = spec.get("ConstraintDescription")
+    why = f" ({described})" if described else ""
+    allowed = spec.get("AllowedValues")
+    if isinstance(allowed, list) and value not in [_parameter_text(v) for v in allowed]:
+        choices = ", ".join(_parameter_text(v) for v in allowed)
+        raise TemplateError(f"template parameter {name}={value!r} is not one of: {choices}{why}")
+    if spec.get("Type", "String") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise TemplateError(f"template parameter {name}={value!r} is not a number") from None
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            raise TemplateError(
+                f"template parameter {name}={value} is below its MinValue {spec['MinValue']}{why}"
+            )
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            raise TemplateError(
+                f"template parameter {name}={value} is above its MaxValue {spec['MaxValue']}{why}"
+            )
+        return
+    pattern = spec.get("AllowedPattern")
+    # CloudFormation matches the whole value (a Java regex; these patterns read the same).
+    if isinstance(pattern, str) and re.fullmatch(pattern, value) is None:
+        raise TemplateError(
+            f"template parameter {name}={value!r} does not match its AllowedPattern {pattern}{why}"
+        )
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        raise TemplateError(f"template parameter {name} is shorter than {spec['MinLength']}{why}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        raise TemplateError(f"template parameter {name} is longer than {spec['MaxLength']}{why}")
+
+
 def ref_target(value: Any) -> str | None:
     if isinstance(value, dict) and "Ref" in value:
         return str(value["Ref"])
@@ -54,14 +95,17 @@ class Resolver:
             raise TemplateError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
         self.parameter_values: dict[str, str] = {}
         for name, spec in params.items():
+            if not isinstance(spec, dict):
+                raise TemplateError(f"template parameter {name} must be a mapping")
             if name in overrides:
                 self.parameter_values[name] = overrides[name]
             elif "Default" in spec:
-                self.parameter_values[name] = str(spec["Default"])
+                self.parameter_values[name] = _parameter_text(spec["Default"])
             else:
                 raise TemplateError(
                     f"template parameter {name} has no Default: pass a value for it"
                 )
+            check_parameter(name, spec, self.parameter_values[name])
         self._pseudo = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT_ID,
