@@ -3,22 +3,107 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-def _parameters(values: Sequence[str]) -> dict[str, str]:
-    parameters = {}
-    for value in values:
-        name, sep, setting = value.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"--parameter-overrides takes Name=Value, got {value!r}")
-        parameters[name] = setting
-    return parameters
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a refusal is one line naming the command and the flag, and exit 2.
+
+    argparse's own refusal is the usage block and `switchboard local: error: argument
+    --port: ...`; the commands' other refusals are one line, and scripts read them as such.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message.removeprefix('argument ')}\n")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan  # refused below, with the rule the flag follows
+
+
+def _seconds(text: str) -> float:
+    """A timeout: 0 or less would close every client as soon as it connects, nan never."""
+    value = _float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    value = _float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of milliseconds >= 0, got {text!r}"
+        )
+    return value
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def _process_count(text: str) -> int:
+    """At least one: with none, every call would wait for a process forever."""
+    value = _whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _whole_number(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return value
+
+
+def _http_url(text: str) -> str:
+    """An endpoint boto3 takes: http(s), a valid host (IPv6 in brackets), a valid port."""
+    # Imported here: botocore is heavy, and only these flags need it.
+    from botocore.utils import (  # noqa: PLC0415
+        is_valid_endpoint_url,
+        is_valid_ipv6_endpoint_url,
+    )
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - reading it raises ValueError when it is out of range
+    except ValueError:
+        valid = False
+    else:
+        valid = parts.scheme in ("http", "https") and bool(
+            is_valid_endpoint_url(text) or is_valid_ipv6_endpoint_url(text)
+        )
+    if not valid:
+        raise argparse.ArgumentTypeError(f"must be an http(s) URL, got {text!r}")
+    return text
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"takes Name=Value, got {text!r}")
+    return name, value
+
+
+PARAMETER_HELP = "template parameters, as `sam deploy` takes them"
+TEMPLATE_HELP = "SAM template (default template.yaml)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="switchboard",
         description="Real-time WebSocket messaging on API Gateway, Lambda and DynamoDB, "
         "run locally.",
@@ -36,37 +121,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     local.add_argument(
-        "--port", type=int, default=3001, help="WebSocket and @connections port (default 3001)"
+        "--port", type=_port, default=3001, help="WebSocket and @connections port (default 3001)"
     )
     local.add_argument(
         "--http-port",
-        type=int,
+        type=_port,
         default=3000,
         help="the template's HTTP API (HttpApi events), if it has one (default 3000)",
     )
-    local.add_argument(
-        "--template", "-t", default="template.yaml", help="SAM template (default template.yaml)"
-    )
+    local.add_argument("--template", "-t", default="template.yaml", help=TEMPLATE_HELP)
     local.add_argument("--stage", help="stage name to serve (default: the template's)")
-    local.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
+    local.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        type=_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help=PARAMETER_HELP,
+    )
     local.add_argument(
         "--dynamodb-endpoint",
+        type=_http_url,
         help="use this DynamoDB (DynamoDB Local, AWS) instead of the embedded one",
     )
     local.add_argument(
-        "--idle-timeout", type=float, default=600.0, help="seconds (default 600, as AWS)"
+        "--idle-timeout", type=_seconds, default=600.0, help="seconds (default 600, as AWS)"
     )
     local.add_argument(
-        "--max-duration", type=float, default=7200.0, help="seconds (default 7200, as AWS)"
+        "--max-duration", type=_seconds, default=7200.0, help="seconds (default 7200, as AWS)"
     )
     local.add_argument(
-        "--management-latency-ms", type=float, default=0.0, help="simulated @connections latency"
+        "--management-latency-ms",
+        type=_milliseconds,
+        default=0.0,
+        help="simulated @connections latency (default 0)",
     )
-    local.add_argument("--integration-timeout", type=float, default=29.0, help=argparse.SUPPRESS)
+    local.add_argument("--integration-timeout", type=_seconds, default=29.0, help=argparse.SUPPRESS)
     local.add_argument(
-        "--max-processes", type=int, default=8, help="warm processes per function (default 8)"
+        "--max-processes",
+        type=_process_count,
+        default=8,
+        help="warm processes per function (default 8)",
     )
-    local.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    local.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=LOG_LEVELS,
+        help="the gateway's log level (default INFO); functions log their own",
+    )
     local.add_argument(
         "--inject-fault",
         action="append",
@@ -83,15 +185,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("function", help="logical id of the function in the template")
     invoke.add_argument("--event", "-e", required=True, help="event JSON file ('-' for stdin)")
-    invoke.add_argument("--template", "-t", default="template.yaml")
-    invoke.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
-    invoke.add_argument("--dynamodb-endpoint", help="use this DynamoDB instead of an embedded one")
+    invoke.add_argument("--template", "-t", default="template.yaml", help=TEMPLATE_HELP)
+    invoke.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        type=_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help=PARAMETER_HELP,
+    )
+    invoke.add_argument(
+        "--dynamodb-endpoint",
+        type=_http_url,
+        help="use this DynamoDB instead of an embedded one",
+    )
     invoke.add_argument(
         "--management-endpoint",
+        type=_http_url,
         help="@connections endpoint for the function (default: a local one with no clients)",
     )
     invoke.add_argument(
-        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default="WARNING",
+        choices=LOG_LEVELS,
+        help="log level of the invoke machinery (default WARNING); the function logs its own",
     )
 
     token = commands.add_parser(
@@ -112,26 +229,43 @@ def build_parser() -> argparse.ArgumentParser:
         help='add the "service" role: a backend\'s token for the HTTP API',
     )
     token.add_argument("--ttl", default="1h", help="lifetime: 3600, 30m, 1h, 7d (default 1h)")
-    token.add_argument("--template", "-t", default="template.yaml")
-    token.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
+    token.add_argument("--template", "-t", default="template.yaml", help=TEMPLATE_HELP)
+    token.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        type=_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help=PARAMETER_HELP,
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        return _run(build_parser().parse_args(argv))
+    except KeyboardInterrupt:
+        # Ctrl-C before the command installs its own handler (while it imports boto3 and
+        # moto, say): the user asked to stop, and a traceback would say something broke.
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Later overrides win, as `sam deploy` takes them.
+    parameters = dict(args.parameter_overrides)
     if args.command == "local":
         # Imported here so `switchboard --help` does not load the gateway and moto.
         from switchboard.local.commands import run_local  # noqa: PLC0415
 
-        return run_local(args, _parameters(args.parameter_overrides))
+        return run_local(args, parameters)
     if args.command == "invoke":
         from switchboard.local.commands import run_invoke  # noqa: PLC0415
 
-        return run_invoke(args, _parameters(args.parameter_overrides))
+        return run_invoke(args, parameters)
     if args.command == "token":
         from switchboard.local.commands import run_token  # noqa: PLC0415
 
-        return run_token(args, _parameters(args.parameter_overrides))
+        return run_token(args, parameters)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
@@ -150,7 +151,7 @@ class LocalStack:
         base_url = f"http://{_connect_host(options.host)}:{port}"
         # The HTTP API's port only where the template has one: 3000 is a busy port.
         http_listener = (
-            bind_listener(options.host, self.settings.http_port)
+            bind_listener(options.host, self.settings.http_port, "--http-port")
             if has_http_api_events(document)
             else None
         )
@@ -344,18 +345,44 @@ def exposure_warning(host: str) -> str:
 
 
 def _connect_host(host: str) -> str:
-    """Where a client on this machine reaches a server listening on `host`."""
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - a comparison
+    """Where a client on this machine reaches a server listening on `host`, as a URL's host:
+    an IPv6 address in brackets (`http://::1:3001` is no URL; boto3 refuses it)."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - a comparison
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+class ListenError(OSError):
+    """A listener could not be bound; the message names the address and the flag to change."""
+
+
+def bind_listener(host: str, port: int, flag: str = "--port") -> socket.socket:
+    """A listening socket on `host`:`port`, which the command line's `flag` chose."""
+    try:
+        listener = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
+        )
+    except OSError as error:  # no IPv6 on this machine
+        raise _listen_error(host, port, "--host", error) from error
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
-    except OSError:
+    except OSError as error:
         listener.close()
-        raise
+        # A name that does not resolve, or an address this machine does not have: the host
+        # is what to change; a busy or privileged port: the port.
+        wrong_host = isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL
+        raise _listen_error(host, port, "--host" if wrong_host else flag, error) from error
     listener.listen(1024)
     listener.setblocking(False)
     return listener
+
+
+def _listen_error(host: str, port: int, flag: str, error: OSError) -> ListenError:
+    reason = error.strerror or str(error)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    refusal = ListenError(f"cannot listen on {address} ({flag}): {reason[:1].lower()}{reason[1:]}")
+    refusal.errno = error.errno
+    return refusal

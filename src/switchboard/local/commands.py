@@ -12,9 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from switchboard.local.app import LocalSettings, LocalStack, function_environment
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchboard.local.app import ListenError, LocalSettings, LocalStack, function_environment
 from switchboard.local.dev_secret import dev_secret
 from switchboard.local.dynamodb import (
+    LOCAL_CREDENTIALS,
     EmbeddedDynamoDB,
     create_secrets,
     create_tables,
@@ -23,7 +28,7 @@ from switchboard.local.dynamodb import (
 from switchboard.local.faults import ENVIRONMENT_VARIABLE, FaultPlan, FaultSpecError
 from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
-from switchboard.local.template_intrinsics import TemplateError
+from switchboard.local.template_intrinsics import REGION, TemplateError
 from switchboard.local.template_model import read_template
 
 log = logging.getLogger("switchboard.local")
@@ -43,6 +48,51 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(chatty).setLevel(max(logging.INFO, getattr(logging, level)))
 
 
+def _template_refusal(template: str) -> str | None:
+    """Why the template cannot be read, or None: asked before anything starts."""
+    try:
+        with Path(template).open("rb"):
+            return None
+    except OSError as error:
+        return f"cannot read the template {template}: {_reason(error)}"
+
+
+def _reason(error: BaseException) -> str:
+    """The root cause of `error`, as `connection refused`: botocore and urllib3 wrap the
+    socket's error in messages that repeat the URL."""
+    cause = error
+    while (inner := cause.__cause__ or cause.__context__) is not None:
+        cause = inner
+    text = (cause.strerror if isinstance(cause, OSError) else None) or str(cause) or str(error)
+    return text[:1].lower() + text[1:]
+
+
+def _dynamodb_refusal(endpoint: str) -> str | None:
+    """Why DynamoDB at `endpoint` cannot be reached, or None: asked once, before anything
+    starts, rather than failing half-way through with the embedded one already running."""
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        # Any signature will do: a refused one is an answer, so the endpoint is there.
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=BotoConfig(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 1}),
+    )
+    try:
+        client.list_tables(Limit=1)
+    except ClientError:
+        return None
+    except BotoCoreError as error:
+        return f"cannot reach DynamoDB at {endpoint}: {_reason(error)}"
+    return None
+
+
+def _refuse(command: str, message: str, code: int) -> int:
+    print(f"switchboard {command}: {message}", file=sys.stderr)
+    return code
+
+
 def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     _configure_logging(args.log_level)
     try:
@@ -50,6 +100,12 @@ def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     except FaultSpecError as error:
         print(f"switchboard local: --inject-fault: {error}", file=sys.stderr)
         return 2
+    if (refusal := _template_refusal(args.template)) is not None:
+        return _refuse("local", refusal, 2)
+    if args.dynamodb_endpoint is not None and (
+        refusal := _dynamodb_refusal(args.dynamodb_endpoint)
+    ):
+        return _refuse("local", refusal, 1)
     settings = LocalSettings(
         template=Path(args.template),
         stage=args.stage,
@@ -71,9 +127,19 @@ def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
         return asyncio.run(_serve(settings))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
-    except (TemplateError, OSError) as error:
-        print(f"switchboard local: {error}", file=sys.stderr)
-        return 1
+    except TemplateError as error:
+        return _refuse("local", str(error), 2)
+    # Before OSError: some BotoCoreErrors are OSErrors too, and their own text says more.
+    except (ListenError, BotoCoreError, ClientError) as error:
+        return _refuse("local", str(error), 1)
+    except OSError as error:
+        return _refuse("local", _os_error(error), 1)
+
+
+def _os_error(error: OSError) -> str:
+    if error.filename is not None:
+        return f"{error.filename}: {_reason(error)}"
+    return _reason(error)
 
 
 async def _serve(settings: LocalSettings) -> int:
@@ -106,18 +172,44 @@ def run_invoke(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     except (OSError, ValueError) as error:
         print(f"switchboard invoke: cannot read the event: {error}", file=sys.stderr)
         return 2
+    if not isinstance(event, dict):
+        # Lambda would hand it over, but API Gateway's events are objects, and so is what
+        # every handler here reads.
+        return _refuse("invoke", f"the event must be a JSON object, got {_json_kind(event)}", 2)
+    if (refusal := _template_refusal(args.template)) is not None:
+        return _refuse("invoke", refusal, 2)
+    if args.dynamodb_endpoint is not None and (
+        refusal := _dynamodb_refusal(args.dynamodb_endpoint)
+    ):
+        return _refuse("invoke", refusal, 1)
     try:
         ok, result = asyncio.run(_invoke(args, parameters, event))
     except TemplateError as error:
-        print(f"switchboard invoke: {error}", file=sys.stderr)
-        return 2
+        return _refuse("invoke", str(error), 2)
+    except (BotoCoreError, ClientError) as error:
+        return _refuse("invoke", str(error), 1)
+    except OSError as error:
+        return _refuse("invoke", _os_error(error), 1)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0 if ok else 1
 
 
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array"
+
+
 async def _invoke(
-    args: argparse.Namespace, parameters: dict[str, str], event: Any
+    args: argparse.Namespace, parameters: dict[str, str], event: dict[str, Any]
 ) -> tuple[bool, Any]:
+    # Read before anything starts: a template error leaves nothing to stop.
+    model = read_template(args.template, parameters=parameters)
+    function = model.function(args.function)
     embedded = EmbeddedDynamoDB()
     aws_endpoint = await embedded.start()
     endpoint = args.dynamodb_endpoint or aws_endpoint
@@ -128,12 +220,9 @@ async def _invoke(
         management = args.management_endpoint
         if management is None:
             # A real @connections endpoint with no clients: posts answer 410, as for stale ids.
-            model = read_template(args.template, parameters=parameters)
             gateway = Gateway(model, {}, GatewayOptions(port=0))
             await gateway.start()
             management = f"http://127.0.0.1:{gateway.port}/{model.stage}"
-        model = read_template(args.template, parameters=parameters)
-        function = model.function(args.function)
         await asyncio.to_thread(create_tables, dynamodb_client(endpoint), model.tables)
         secret = dev_secret(Path(args.template).resolve().parent)
         await asyncio.to_thread(create_secrets, aws_endpoint, model.secrets, secret)
@@ -148,8 +237,12 @@ async def _invoke(
             env["MANAGEMENT_ENDPOINT"] = management
         await spawner.start()
         pool = FunctionPool(function, env, 1, spawner)
-        context = event.get("requestContext") if isinstance(event, dict) else None
-        request_id = str((context or {}).get("requestId", "local-invoke"))
+        context = event.get("requestContext")
+        request_id = str(
+            context.get("requestId", "local-invoke")
+            if isinstance(context, dict)
+            else "local-invoke"
+        )
         invocation = await pool.invoke(event, request_id, float(function.timeout))
         if invocation.timed_out:
             return False, {
@@ -196,6 +289,8 @@ def run_token(args: argparse.Namespace, parameters: dict[str, str]) -> int:
         validate_subject,
     )
 
+    if (refusal := _template_refusal(args.template)) is not None:
+        return _refuse("token", refusal, 2)
     try:
         model = read_template(args.template, parameters=parameters)
         name = validate_name(args.name)
