@@ -54,11 +54,17 @@ def _whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
 
 
+#: Warm processes per function at most: each is a Python with boto3 (~17 MB), and a
+#: laptop's cores are long busy before this many can run at once.
+MAX_PROCESSES = 64
+
+
 def _process_count(text: str) -> int:
-    """At least one: with none, every call would wait for a process forever."""
+    """At least one (with none, every call would wait for a process forever), at most
+    MAX_PROCESSES (thousands would exhaust memory before serving anyone)."""
     value = _whole_number(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    if not 1 <= value <= MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(f"must be 1-{MAX_PROCESSES}, got {text!r}")
     return value
 
 

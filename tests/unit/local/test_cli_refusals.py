@@ -163,8 +163,13 @@ INVOKE = ("invoke", "ConnectFunction", "-e", str(CONNECT_EVENT))
         # None: every handshake waited for a process forever.
         pytest.param(
             ["local", "--max-processes", "0"],
-            "switchboard local: --max-processes: must be at least 1, got '0'",
+            "switchboard local: --max-processes: must be 1-64, got '0'",
             id="max_processes_0",
+        ),
+        pytest.param(
+            ["local", "--max-processes", "100000"],
+            "switchboard local: --max-processes: must be 1-64, got '100000'",
+            id="max_processes_huge",
         ),
         pytest.param(
             ["local", "--max-processes", "2.5"],
