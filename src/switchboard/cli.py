@@ -1,4 +1,4 @@
-"""`switchboard`: the command line (`local`, `invoke`)."""
+"""`switchboard`: the command line (`local`, `invoke`, `token`)."""
 
 from __future__ import annotations
 
@@ -104,8 +104,19 @@ def _parameter(text: str) -> tuple[str, str]:
     return name, value
 
 
-PARAMETER_HELP = "template parameters, as `sam deploy` takes them"
-TEMPLATE_HELP = "SAM template (default template.yaml)"
+def _add_template_arguments(command: argparse.ArgumentParser) -> None:
+    """The template to read and its parameters: every command reads one."""
+    command.add_argument(
+        "--template", "-t", default="template.yaml", help="SAM template (default template.yaml)"
+    )
+    command.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        type=_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameters, as `sam deploy` takes them",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,16 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=3000,
         help="the template's HTTP API (HttpApi events), if it has one (default 3000)",
     )
-    local.add_argument("--template", "-t", default="template.yaml", help=TEMPLATE_HELP)
+    _add_template_arguments(local)
     local.add_argument("--stage", help="stage name to serve (default: the template's)")
-    local.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        type=_parameter,
-        default=[],
-        metavar="NAME=VALUE",
-        help=PARAMETER_HELP,
-    )
     local.add_argument(
         "--dynamodb-endpoint",
         type=_http_url,
@@ -191,15 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("function", help="logical id of the function in the template")
     invoke.add_argument("--event", "-e", required=True, help="event JSON file ('-' for stdin)")
-    invoke.add_argument("--template", "-t", default="template.yaml", help=TEMPLATE_HELP)
-    invoke.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        type=_parameter,
-        default=[],
-        metavar="NAME=VALUE",
-        help=PARAMETER_HELP,
-    )
+    _add_template_arguments(invoke)
     invoke.add_argument(
         "--dynamodb-endpoint",
         type=_http_url,
@@ -235,15 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='add the "service" role: a backend\'s token for the HTTP API',
     )
     token.add_argument("--ttl", default="1h", help="lifetime: 3600, 30m, 1h, 7d (default 1h)")
-    token.add_argument("--template", "-t", default="template.yaml", help=TEMPLATE_HELP)
-    token.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        type=_parameter,
-        default=[],
-        metavar="NAME=VALUE",
-        help=PARAMETER_HELP,
-    )
+    _add_template_arguments(token)
     return parser
 
 

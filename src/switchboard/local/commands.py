@@ -12,14 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.local.app import ListenError, LocalSettings, LocalStack, function_environment
 from switchboard.local.dev_secret import dev_secret
 from switchboard.local.dynamodb import (
-    LOCAL_CREDENTIALS,
     EmbeddedDynamoDB,
     create_secrets,
     create_tables,
@@ -28,7 +26,7 @@ from switchboard.local.dynamodb import (
 from switchboard.local.faults import ENVIRONMENT_VARIABLE, FaultPlan, FaultSpecError
 from switchboard.local.functions import FunctionPool, Spawner
 from switchboard.local.gateway import Gateway, GatewayOptions
-from switchboard.local.template_intrinsics import REGION, TemplateError
+from switchboard.local.template_intrinsics import TemplateError
 from switchboard.local.template_model import read_template
 
 log = logging.getLogger("switchboard.local")
@@ -70,13 +68,9 @@ def _reason(error: BaseException) -> str:
 def _dynamodb_refusal(endpoint: str) -> str | None:
     """Why DynamoDB at `endpoint` cannot be reached, or None: asked once, before anything
     starts, rather than failing half-way through with the embedded one already running."""
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        # Any signature will do: a refused one is an answer, so the endpoint is there.
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    # The local credentials: any signature will do, a refused one is an answer too.
+    client = dynamodb_client(
+        endpoint,
         config=BotoConfig(connect_timeout=5, read_timeout=15, retries={"total_max_attempts": 1}),
     )
     try:
@@ -93,19 +87,26 @@ def _refuse(command: str, message: str, code: int) -> int:
     return code
 
 
+def _refused_before_start(command: str, args: argparse.Namespace) -> int | None:
+    """The exit code of a template or DynamoDB that cannot serve, or None: checked before
+    anything starts, so a refusal leaves nothing to stop."""
+    if (refusal := _template_refusal(args.template)) is not None:
+        return _refuse(command, refusal, 2)
+    if args.dynamodb_endpoint is not None and (
+        refusal := _dynamodb_refusal(args.dynamodb_endpoint)
+    ):
+        return _refuse(command, refusal, 1)
+    return None
+
+
 def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
     _configure_logging(args.log_level)
     try:
         faults = FaultPlan.from_sources(args.inject_fault, os.environ.get(ENVIRONMENT_VARIABLE))
     except FaultSpecError as error:
-        print(f"switchboard local: --inject-fault: {error}", file=sys.stderr)
-        return 2
-    if (refusal := _template_refusal(args.template)) is not None:
-        return _refuse("local", refusal, 2)
-    if args.dynamodb_endpoint is not None and (
-        refusal := _dynamodb_refusal(args.dynamodb_endpoint)
-    ):
-        return _refuse("local", refusal, 1)
+        return _refuse("local", f"--inject-fault: {error}", 2)
+    if (code := _refused_before_start("local", args)) is not None:
+        return code
     settings = LocalSettings(
         template=Path(args.template),
         stage=args.stage,
@@ -170,18 +171,13 @@ def run_invoke(args: argparse.Namespace, parameters: dict[str, str]) -> int:
         )
         event = json.loads(raw)
     except (OSError, ValueError) as error:
-        print(f"switchboard invoke: cannot read the event: {error}", file=sys.stderr)
-        return 2
+        return _refuse("invoke", f"cannot read the event: {error}", 2)
     if not isinstance(event, dict):
         # Lambda would hand it over, but API Gateway's events are objects, and so is what
         # every handler here reads.
         return _refuse("invoke", f"the event must be a JSON object, got {_json_kind(event)}", 2)
-    if (refusal := _template_refusal(args.template)) is not None:
-        return _refuse("invoke", refusal, 2)
-    if args.dynamodb_endpoint is not None and (
-        refusal := _dynamodb_refusal(args.dynamodb_endpoint)
-    ):
-        return _refuse("invoke", refusal, 1)
+    if (code := _refused_before_start("invoke", args)) is not None:
+        return code
     try:
         ok, result = asyncio.run(_invoke(args, parameters, event))
     except TemplateError as error:
@@ -297,15 +293,13 @@ def run_token(args: argparse.Namespace, parameters: dict[str, str]) -> int:
         rooms = [validate_room(room) for room in args.room]
         ttl = parse_ttl(args.ttl)
     except (TemplateError, ValueError, BadRequest) as error:
-        print(f"switchboard token: {error}", file=sys.stderr)
-        return 2
+        return _refuse("token", str(error), 2)
     # The verifier's own rule for `sub`: a token it would refuse is not worth printing.
     try:
         subject = validate_subject(name if args.user_id is None else args.user_id)
     except InvalidToken as error:
         source = "NAME (the user id without --user-id)" if args.user_id is None else "--user-id"
-        print(f"switchboard token: {source}: {error}", file=sys.stderr)
-        return 2
+        return _refuse("token", f"{source}: {error}", 2)
     secret = dev_secret(Path(args.template).resolve().parent)
     print(
         mint(

@@ -51,7 +51,10 @@ class EmbeddedDynamoDB:
         await stop_child(self._process, grace=5)
 
 
-def dynamodb_client(endpoint: str, credentials: dict[str, str] | None = None) -> Any:
+def dynamodb_client(
+    endpoint: str, credentials: dict[str, str] | None = None, config: BotoConfig | None = None
+) -> Any:
+    """A DynamoDB client for `endpoint`, with the local credentials unless others are given."""
     creds = credentials or LOCAL_CREDENTIALS
     return boto3.client(
         "dynamodb",
@@ -59,7 +62,7 @@ def dynamodb_client(endpoint: str, credentials: dict[str, str] | None = None) ->
         region_name=REGION,
         aws_access_key_id=creds.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=creds.get("AWS_SECRET_ACCESS_KEY"),
-        config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
+        config=config or BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
     )
 
 
