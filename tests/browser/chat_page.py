@@ -210,6 +210,17 @@ class ChatPage:
             " retry.hidden || retry.click(); }"
         )
 
+    def expect_refused_for_good(self, code: str, text: str, waited_ms: int) -> None:
+        """A refusal shown (its code and part of its text) with the connect form, and no
+        retrying: still disconnected after `waited_ms`, with no countdown, no attempt."""
+        expect(self.notices.first.locator(".code")).to_have_text(code)
+        expect(self.notices.first.locator(".text")).to_contain_text(text)
+        expect(self.status).to_have_attribute("data-state", DISCONNECTED)
+        expect(self.page.locator("#connect-form")).to_be_visible()
+        expect(self.page.locator("#retry")).to_be_hidden()
+        self.page.wait_for_timeout(waited_ms)
+        expect(self.status).to_have_attribute("data-state", DISCONNECTED)
+
     def watch_states(self) -> None:
         self.page.evaluate(WATCH_STATES)
 

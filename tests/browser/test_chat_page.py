@@ -25,7 +25,7 @@ from websockets.sync.client import ClientConnection, connect
 from switchboard.history import JOIN_HISTORY
 from switchboard.local.dev_secret import dev_secret
 from switchboard.tokens import mint
-from tests.browser.chat_page import CONNECTED, DISCONNECTED, ChatPage
+from tests.browser.chat_page import CONNECTED, ChatPage
 from tests.browser.page_server import PageServer
 from tests.integration.aws_clients import management_client
 from tests.integration.local_gateway import REPO, LocalGateway
@@ -249,15 +249,9 @@ def test_a_refused_token_is_shown_and_not_retried(browser: Browser, chat_url: st
     with person(browser, chat_url) as chat:
         chat.page.fill("#token", "not-a-token")
         chat.page.click("#connect")
-        expect(chat.notices.first.locator(".code")).to_have_text("connection refused")
-        expect(chat.notices.first.locator(".text")).to_contain_text("the token")
-        expect(chat.status).to_have_attribute("data-state", DISCONNECTED)
-        expect(chat.page.locator("#connect-form")).to_be_visible()
-        expect(chat.page.locator("#chat")).to_be_hidden()
         # Not retried (a refused handshake would be refused again): no countdown, no attempt.
-        expect(chat.page.locator("#retry")).to_be_hidden()
-        chat.page.wait_for_timeout(1200)
-        expect(chat.status).to_have_attribute("data-state", DISCONNECTED)
+        chat.expect_refused_for_good("connection refused", "the token", waited_ms=1200)
+        expect(chat.page.locator("#chat")).to_be_hidden()
         chat.assert_nothing_executed()
 
 
