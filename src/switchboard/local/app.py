@@ -83,7 +83,7 @@ def function_environment(
             "AWS_LAMBDA_FUNCTION_NAME": model.logical_id,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(model.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": model.log_group or f"/aws/lambda/{model.logical_id}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": model.log_group,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{model.runtime}",
             "LAMBDA_TASK_ROOT": str(model.code_dir),
             "AWS_ENDPOINT_URL": aws_endpoint,
@@ -351,6 +351,11 @@ def _connect_host(host: str) -> str:
         return "127.0.0.1"
     if host == "::":
         return "[::1]"
+    return _bracketed(host)
+
+
+def _bracketed(host: str) -> str:
+    """A host as it stands before `:port`: an IPv6 address in brackets."""
     return f"[{host}]" if ":" in host else host
 
 
@@ -382,7 +387,7 @@ def bind_listener(host: str, port: int, flag: str = "--port") -> socket.socket:
 
 def _listen_error(host: str, port: int, flag: str, error: OSError) -> ListenError:
     reason = error.strerror or str(error)
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    address = f"{_bracketed(host)}:{port}"
     refusal = ListenError(f"cannot listen on {address} ({flag}): {reason[:1].lower()}{reason[1:]}")
     refusal.errno = error.errno
     return refusal

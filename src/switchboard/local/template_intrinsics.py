@@ -40,9 +40,10 @@ def check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
     described = spec.get("ConstraintDescription")
     why = f" ({described})" if described else ""
     allowed = spec.get("AllowedValues")
-    if isinstance(allowed, list) and value not in [_parameter_text(v) for v in allowed]:
-        choices = ", ".join(_parameter_text(v) for v in allowed)
-        raise TemplateError(f"template parameter {name}={value!r} is not one of: {choices}{why}")
+    choices = [_parameter_text(v) for v in allowed] if isinstance(allowed, list) else None
+    if choices is not None and value not in choices:
+        listed = ", ".join(choices)
+        raise TemplateError(f"template parameter {name}={value!r} is not one of: {listed}{why}")
     if spec.get("Type", "String") == "Number":
         try:
             number = float(value)

@@ -41,7 +41,7 @@ class FunctionModel:
     memory_mb: int
     environment: dict[str, str]
     #: Where Lambda sends the function's logs: its LoggingConfig's group, else its own.
-    log_group: str = ""
+    log_group: str
 
 
 @dataclass(frozen=True)
