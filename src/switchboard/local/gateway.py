@@ -50,10 +50,10 @@ from switchboard.local.http11 import (
     json_body,
     read_body,
     read_head,
-    response_bytes,
 )
 from switchboard.local.local_calls import LocalCallsProtocol
 from switchboard.local.management_api import (
+    NOT_FOUND,
     HttpAnswer,
     ManagementApi,
     is_management_path,
@@ -212,11 +212,7 @@ class Gateway:
         except (BadHttpRequest, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
             answer = refusal(error)
             with contextlib.suppress(Exception):
-                writer.write(
-                    response_bytes(
-                        answer.status, answer.body, list(answer.headers), keep_alive=False
-                    )
-                )
+                writer.write(answer.wire(keep_alive=False))
         except (ConnectionError, asyncio.CancelledError):
             pass
         except Exception:
@@ -241,13 +237,9 @@ class Gateway:
                     (("Upgrade", "websocket"),),
                 )
             else:
-                answer = HttpAnswer(404, json_body({"message": "Not Found"}))
+                answer = NOT_FOUND
             keep_alive = request.keep_alive and not self._closing
-            writer.write(
-                response_bytes(
-                    answer.status, answer.body, list(answer.headers), keep_alive=keep_alive
-                )
-            )
+            writer.write(answer.wire(keep_alive=keep_alive))
             if not keep_alive:
                 await writer.drain()
                 return

@@ -20,9 +20,9 @@ from switchboard.local.http11 import (
     content_length,
     json_body,
     parse_head,
-    response_bytes,
 )
 from switchboard.local.management_api import (
+    NOT_FOUND,
     HttpAnswer,
     ManagementApi,
     is_management_path,
@@ -31,7 +31,6 @@ from switchboard.local.management_api import (
 
 log = logging.getLogger("switchboard.local.gateway")
 _HEAD_LIMIT = 64 * 1024
-NOT_FOUND = HttpAnswer(404, json_body({"message": "Not Found"}))
 INTERNAL_ERROR = HttpAnswer(500, json_body({"message": "Internal server error"}))
 
 
@@ -123,9 +122,7 @@ class LocalCallsProtocol(asyncio.Protocol):
         if transport is None:
             return
         keep_alive = keep_alive and not self._closing()
-        transport.write(
-            response_bytes(answer.status, answer.body, list(answer.headers), keep_alive=keep_alive)
-        )
+        transport.write(answer.wire(keep_alive=keep_alive))
         if not keep_alive:
             transport.close()
             self._transports.discard(transport)

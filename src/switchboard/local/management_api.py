@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from switchboard.local.client_connection import MAX_MESSAGE_BYTES, ClientConnection, Ending
 from switchboard.local.faults import FaultInjector
-from switchboard.local.http11 import BodyTooLarge, HttpRequest, json_body
+from switchboard.local.http11 import BodyTooLarge, HttpRequest, json_body, response_bytes
 
 _PATH = re.compile(r"^(?:/(?P<stage>[^/]+))?/@connections/(?P<id>[^/]+)/?$")
 DELETED = Ending(1000, "")
@@ -26,6 +26,14 @@ class HttpAnswer:
     status: int
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+
+    def wire(self, *, keep_alive: bool) -> bytes:
+        """The answer as it goes out on the socket."""
+        return response_bytes(self.status, self.body, list(self.headers), keep_alive=keep_alive)
+
+
+#: What the gateway's port answers on a path that is neither the stage nor `@connections`.
+NOT_FOUND = HttpAnswer(404, json_body({"message": "Not Found"}))
 
 
 def error(status: int, error_type: str, message: str) -> HttpAnswer:
