@@ -92,6 +92,17 @@ def test_the_banner_lists_the_http_api_and_its_routes(http_gateway: LocalGateway
         assert line in http_gateway.banner
 
 
+def test_the_banner_names_the_template_it_serves_and_both_connections_paths(
+    http_gateway: LocalGateway,
+) -> None:
+    assert http_gateway.banner[0] == (
+        f"Switchboard local gateway serving {HTTP_API_TEMPLATE.resolve()}"
+    )
+    [connections] = [line for line in http_gateway.banner if "@connections" in line]
+    assert connections.endswith("/fixture/@connections/{connectionId}  (also without /fixture)")
+    assert not any("WARNING" in line for line in http_gateway.banner)  # on loopback
+
+
 # -------------------------------------------------------------------- the event
 
 
