@@ -103,7 +103,10 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
     if eq_name:
         candidates = [partition[range_key]] if range_key in partition else []
     else:
-        candidates = sorted(partition.values(), key=lambda item: item.range_key)
+        # By each key's value, worked out once per item: sorting on the DynamoType itself
+        # compared through its Python `__lt__` n log n times, most of a 500-member Query.
+        # The order is the same (DynamoType compares its `cast_value`).
+        candidates = sorted(partition.values(), key=lambda item: item.range_key.cast_value)
         if prefix_name:
             prefix = range_key.value  # type: ignore[union-attr]
             candidates = [i for i in candidates if str(i.range_key.value).startswith(prefix)]
@@ -114,9 +117,11 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
     if start is not None:
         if table.range_key_attr not in start or table.hash_key_attr not in start:
             return None
-        boundary = DynamoType(start[table.range_key_attr])
+        boundary = DynamoType(start[table.range_key_attr]).cast_value
         candidates = [
-            i for i in candidates if (i.range_key > boundary if forward else i.range_key < boundary)
+            i
+            for i in candidates
+            if (i.range_key.cast_value > boundary if forward else i.range_key.cast_value < boundary)
         ]
 
     items: list[dict[str, Any]] = []
