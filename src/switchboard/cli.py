@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="warm processes per function (default 8)",
     )
     local.add_argument(
+        "--no-core-pinning",
+        action="store_true",
+        help="let function processes run on any core (default: each is held to the cores "
+        "its MemorySize buys in Lambda, one up to 1,769 MB)",
+    )
+    local.add_argument(
         "--log-level",
         default="INFO",
         choices=LOG_LEVELS,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from switchboard.local.cfn_yaml import load_template
+from switchboard.local.core_allotment import CoreAllotment, available_cores
 from switchboard.local.dev_secret import dev_secret
 from switchboard.local.dynamodb import (
     LOCAL_CREDENTIALS,
@@ -56,6 +57,8 @@ class LocalSettings:
     warm: bool = True
     #: The HTTP API's port (on the gateway's host), when the template has HttpApi events.
     http_port: int = 3000
+    #: Hold each function process to the cores Lambda would give it (see core_allotment).
+    pin_cores: bool = True
 
 
 def function_environment(
@@ -119,7 +122,7 @@ class LocalStack:
         self.http_api: HttpApiServer | None = None
         self.pools: dict[str, FunctionPool] = {}
         self.created_tables: list[str] = []
-        self.spawner = Spawner()
+        self.spawner = Spawner(CoreAllotment(available_cores() if settings.pin_cores else None))
         self.aws_endpoint = ""
         self.anonymous_by_default = False
 

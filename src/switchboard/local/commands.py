@@ -123,6 +123,7 @@ def run_local(args: argparse.Namespace, parameters: dict[str, str]) -> int:
             faults=faults,
         ),
         http_port=args.http_port,
+        pin_cores=not args.no_core_pinning,
     )
     try:
         return asyncio.run(_serve(settings))

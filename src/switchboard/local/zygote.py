@@ -7,7 +7,7 @@ nothing of the handler is imported before the fork, so module globals start empt
 function sees another's environment.
 
 Run as `python -m switchboard.local.zygote SOCKET`. Spawn requests arrive on stdin, one
-JSON object per line (`id`, `handler`, `code_dir`, `env`, `unix_sockets`). Each child
+JSON object per line (`id`, `handler`, `code_dir`, `env`, `unix_sockets`, `cores`). Each child
 connects to the gateway's Unix socket, says `{"id", "pid"}`, and then speaks the worker
 protocol there. The zygote exits when its stdin closes.
 """
@@ -28,12 +28,14 @@ import botocore.session
 from botocore import awsrequest, parsers, serialize  # noqa: F401
 
 from switchboard.local import worker
+from switchboard.local.core_allotment import hold_to
 
 
 def child(request: dict[str, Any], socket_path: str) -> None:
     """Become the function process (never returns)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
+        hold_to(request.get("cores"))  # before any thread starts: they inherit it
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["code_dir"])

@@ -12,6 +12,7 @@ import datetime
 import decimal
 import json
 import os
+import threading
 import time
 import uuid
 from typing import Any
@@ -124,8 +125,24 @@ def environment(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "env": {name: os.environ.get(name) for name in names},
             "mark": STATE.get("mark"),
             "pid": os.getpid(),
+            "cores": _cores(),
+            "thread_cores": _thread_cores(),
         }
     )
+
+
+def _cores() -> list[int] | None:
+    getter = getattr(os, "sched_getaffinity", None)
+    return None if getter is None else sorted(getter(0))
+
+
+def _thread_cores() -> list[int] | None:
+    """The cores a thread started now may use (a fan-out's posting threads, say)."""
+    seen: list[list[int] | None] = []
+    thread = threading.Thread(target=lambda: seen.append(_cores()))
+    thread.start()
+    thread.join()
+    return seen[0]
 
 
 def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Which cores a function process runs on: as many as Lambda gives the function.
+
+Lambda allots CPU in proportion to memory: one vCPU at 1,769 MB, six at 10,240 MB, and
+less than one below 1,769 MB, where a function's threads never run at the same moment.
+Each local function process is held to that many cores (one for every function of the
+chat stack), taken in turn from the cores the gateway may use, so that busy processes
+spread over the machine.
+
+This is not only fidelity. A fan-out posts from several threads, which hand CPython's
+GIL to each other at every socket call; when the scheduler wakes the next thread on
+another core, each hand-over crosses cores. Held to one core, a 500-member broadcast
+cost about 15% less CPU and time on a 2-core machine (see the README's benchmark).
+
+Where the platform has no CPU affinity (macOS), processes run where the scheduler puts
+them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+
+#: Lambda's memory per vCPU (MB): 1,769 MB buys one full vCPU.
+LAMBDA_MB_PER_VCPU = 1769
+
+
+def lambda_vcpus(memory_mb: int) -> int:
+    """The vCPUs Lambda gives a function of this memory size, rounded up to whole cores."""
+    return max(1, math.ceil(memory_mb / LAMBDA_MB_PER_VCPU))
+
+
+def available_cores() -> list[int] | None:
+    """The cores this process may run on, or None where affinity is not supported."""
+    getter = getattr(os, "sched_getaffinity", None)
+    if getter is None:
+        return None
+    return sorted(getter(0))
+
+
+class CoreAllotment:
+    """Hands each new function process its cores, in turn over the available ones."""
+
+    def __init__(self, cores: list[int] | None) -> None:
+        #: None: no pinning (not supported, or turned off).
+        self.cores = cores or None
+        self._next = 0
+
+    def allot(self, memory_mb: int) -> list[int] | None:
+        """The cores for a new process of a function with this memory, or None: any core."""
+        if self.cores is None:
+            return None
+        count = lambda_vcpus(memory_mb)
+        if count >= len(self.cores):
+            return None  # it may use them all: nothing to hold it to
+        start = self._next
+        self._next = (start + count) % len(self.cores)
+        return [self.cores[(start + i) % len(self.cores)] for i in range(count)]
+
+
+def hold_to(cores: list[int] | None) -> None:
+    """Hold the calling process (and the threads it starts later) to these cores."""
+    setter = getattr(os, "sched_setaffinity", None)
+    if not cores or setter is None:
+        return
+    # A core taken away since (a container's CPU set changed): run anywhere instead.
+    with contextlib.suppress(OSError):
+        setter(0, cores)

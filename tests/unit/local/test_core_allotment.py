@@ -1,0 +1,64 @@
+"""Cores for function processes: Lambda's vCPUs for a memory size, handed out in turn."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from switchboard.local.core_allotment import CoreAllotment, hold_to, lambda_vcpus
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "vcpus"),
+    [(128, 1), (256, 1), (1769, 1), (1770, 2), (3538, 2), (3539, 3), (10240, 6)],
+)
+def test_lambda_gives_one_vcpu_per_1769_mb_rounded_up(memory_mb: int, vcpus: int) -> None:
+    assert lambda_vcpus(memory_mb) == vcpus
+
+
+def test_one_core_processes_take_the_cores_in_turn() -> None:
+    allotment = CoreAllotment([0, 1, 2])
+    assert [allotment.allot(256) for _ in range(4)] == [[0], [1], [2], [0]]
+
+
+def test_wider_functions_take_neighbouring_cores_wrapping_round() -> None:
+    allotment = CoreAllotment([2, 3, 5, 7, 11])
+    assert allotment.allot(3538) == [2, 3]
+    assert allotment.allot(3538) == [5, 7]
+    assert allotment.allot(3538) == [11, 2]
+    assert allotment.allot(128) == [3]
+
+
+def test_a_function_that_may_use_every_core_is_not_held() -> None:
+    allotment = CoreAllotment([0, 1])
+    assert allotment.allot(3538) is None
+    assert allotment.allot(10240) is None
+    assert allotment.allot(128) == [0], "an unheld process does not use up a turn"
+
+
+def test_without_cores_nothing_is_held() -> None:
+    assert CoreAllotment(None).allot(128) is None
+    assert CoreAllotment([]).allot(128) is None
+
+
+def _cores_after_hold(cores: list[int] | None, answer: multiprocessing.SimpleQueue[object]) -> None:
+    hold_to(cores)
+    answer.put(sorted(os.sched_getaffinity(0)))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+@pytest.mark.parametrize("held", [None, "first", "gone"])
+def test_hold_to_holds_the_process_or_leaves_it_be(held: str | None) -> None:
+    available = sorted(os.sched_getaffinity(0))
+    cores = {None: None, "first": available[:1], "gone": [max(available) + 1000]}[held]
+    # In a child: holding this test process would slow the rest of the run.
+    context = multiprocessing.get_context("fork")
+    answer = context.SimpleQueue()
+    child = context.Process(target=_cores_after_hold, args=(cores, answer))
+    child.start()
+    child.join(10)
+    assert child.exitcode == 0
+    expected = available[:1] if held == "first" else available
+    assert answer.get() == expected
