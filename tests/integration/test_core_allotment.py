@@ -1,8 +1,9 @@
-"""Each function process is held to the cores Lambda would give its function.
+"""Each function process is held to the cores Lambda would give its function, as batch work.
 
 EnvAFunction has the default 128 MB (one vCPU in Lambda, and so one core here), and
 EnvBFunction 3,538 MB (two). The threads a handler starts are held with it; the gateway
-itself runs anywhere. `--no-core-pinning` lets function processes run on any core.
+itself runs anywhere, scheduled as usual. `--no-core-pinning` lets function processes run
+on any core.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ async def test_a_function_process_is_held_to_the_cores_its_memory_buys(
     assert len(a["cores"]) == 1
     assert set(a["cores"]) <= set(available)
     assert a["thread_cores"] == a["cores"], "a thread the handler starts escaped its core"
+    assert a["batch"] is True
+    assert b["batch"] is True
+    assert os.sched_getscheduler(fixture_gateway.process.pid) == os.SCHED_OTHER
     assert len(b["cores"]) == min(2, len(available))
     assert set(b["cores"]) <= set(available)
     assert sorted(os.sched_getaffinity(fixture_gateway.process.pid)) == available

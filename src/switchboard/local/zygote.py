@@ -28,14 +28,16 @@ import botocore.session
 from botocore import awsrequest, parsers, serialize  # noqa: F401
 
 from switchboard.local import worker
-from switchboard.local.core_allotment import hold_to
+from switchboard.local.core_allotment import hold_to, schedule_as_batch
 
 
 def child(request: dict[str, Any], socket_path: str) -> None:
     """Become the function process (never returns)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
-        hold_to(request.get("cores"))  # before any thread starts: they inherit it
+        # Before any thread starts: they inherit both.
+        hold_to(request.get("cores"))
+        schedule_as_batch()
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["code_dir"])

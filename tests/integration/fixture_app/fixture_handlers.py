@@ -127,6 +127,7 @@ def environment(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "pid": os.getpid(),
             "cores": _cores(),
             "thread_cores": _thread_cores(),
+            "batch": _batch(),
         }
     )
 
@@ -134,6 +135,13 @@ def environment(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _cores() -> list[int] | None:
     getter = getattr(os, "sched_getaffinity", None)
     return None if getter is None else sorted(getter(0))
+
+
+def _batch() -> bool | None:
+    """Whether this process is scheduled as batch work (None: the platform cannot say)."""
+    if not hasattr(os, "sched_getscheduler") or not hasattr(os, "SCHED_BATCH"):
+        return None
+    return os.sched_getscheduler(0) == os.SCHED_BATCH
 
 
 def _thread_cores() -> list[int] | None:

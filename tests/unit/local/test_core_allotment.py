@@ -7,7 +7,12 @@ import os
 
 import pytest
 
-from switchboard.local.core_allotment import CoreAllotment, hold_to, lambda_vcpus
+from switchboard.local.core_allotment import (
+    CoreAllotment,
+    hold_to,
+    lambda_vcpus,
+    schedule_as_batch,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,3 +67,20 @@ def test_hold_to_holds_the_process_or_leaves_it_be(held: str | None) -> None:
     assert child.exitcode == 0
     expected = available[:1] if held == "first" else available
     assert answer.get() == expected
+
+
+def _policy_after_batch(answer: multiprocessing.SimpleQueue[object]) -> None:
+    schedule_as_batch()
+    answer.put(os.sched_getscheduler(0))
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no batch scheduling here")
+def test_schedule_as_batch_needs_no_privilege() -> None:
+    context = multiprocessing.get_context("fork")
+    answer = context.SimpleQueue()
+    child = context.Process(target=_policy_after_batch, args=(answer,))
+    child.start()
+    child.join(10)
+    assert child.exitcode == 0
+    assert answer.get() == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER, "the test process itself was changed"
