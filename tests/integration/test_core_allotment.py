@@ -40,7 +40,8 @@ async def test_a_function_process_is_held_to_the_cores_its_memory_buys(
     assert a["thread_cores"] == a["cores"], "a thread the handler starts escaped its core"
     assert a["batch"] is True
     assert b["batch"] is True
-    assert os.sched_getscheduler(fixture_gateway.process.pid) == os.SCHED_OTHER
+    # The gateway is scheduled as the test run that started it is.
+    assert os.sched_getscheduler(fixture_gateway.process.pid) == os.sched_getscheduler(0)
     assert len(b["cores"]) == min(2, len(available))
     assert set(b["cores"]) <= set(available)
     assert sorted(os.sched_getaffinity(fixture_gateway.process.pid)) == available

@@ -1,15 +1,16 @@
-"""Where function processes run: on the cores Lambda gives the function, as batch work.
+"""Where function processes run: on as many cores as Lambda's CPU share, as batch work.
 
-Lambda allots CPU in proportion to memory: one vCPU at 1,769 MB, six at 10,240 MB, and
-less than one below 1,769 MB, where a function's threads never run at the same moment.
-Each local function process is held to that many cores (one for every function of the
-chat stack), taken in turn from the cores the gateway may use, so that busy processes
-spread over the machine.
+Lambda allots CPU in proportion to memory: the equivalent of one vCPU at 1,769 MB, six at
+10,240 MB, and a fraction of one below 1,769 MB. Each local function process is held to
+that many whole cores, rounded up (one for every function of the chat stack). Each
+function's processes take the cores in turn, and each function starts its turns on the
+core after the last function's first, so that busy processes spread over the machine.
 
 This is not only fidelity. A fan-out posts from several threads, which hand CPython's
 GIL to each other at every socket call; when the scheduler wakes the next thread on
 another core, each hand-over crosses cores. Held to one core, a 500-member broadcast
-cost about 15% less CPU and time on a 2-core machine (see the README's benchmarks).
+took about 20% less time (and 10% less CPU) on a 2-core machine (see the README's
+benchmarks).
 
 Function processes are also scheduled as batch work (Linux's SCHED_BATCH: no preempting
 on wake-up). A posting thread woken by its answer would otherwise preempt the thread that
@@ -27,12 +28,12 @@ import contextlib
 import math
 import os
 
-#: Lambda's memory per vCPU (MB): 1,769 MB buys one full vCPU.
+#: Lambda's memory per vCPU (MB): 1,769 MB buys the equivalent of one full vCPU.
 LAMBDA_MB_PER_VCPU = 1769
 
 
 def lambda_vcpus(memory_mb: int) -> int:
-    """The vCPUs Lambda gives a function of this memory size, rounded up to whole cores."""
+    """Lambda's CPU share for a function of this memory size, in whole cores (rounded up)."""
     return max(1, math.ceil(memory_mb / LAMBDA_MB_PER_VCPU))
 
 
@@ -45,22 +46,34 @@ def available_cores() -> list[int] | None:
 
 
 class CoreAllotment:
-    """Hands each new function process its cores, in turn over the available ones."""
+    """Hands each new function process its cores, each function's in turn."""
 
     def __init__(self, cores: list[int] | None) -> None:
         #: None: no pinning (not supported, or turned off).
         self.cores = cores or None
-        self._next = 0
+        #: Where each function's next process starts, by the function's logical id.
+        self._next: dict[str, int] = {}
+        #: Where the next function to ask starts: functions spread over the cores too.
+        self._first = 0
 
-    def allot(self, memory_mb: int) -> list[int] | None:
-        """The cores for a new process of a function with this memory, or None: any core."""
+    def allot(self, function: str, memory_mb: int) -> list[int] | None:
+        """The cores for a new process of this function, or None: any core.
+
+        Turns are kept per function: a pool's processes alternate over the cores whatever
+        other functions start in between (a burst of connects starts authorizer and
+        `$connect` processes in any order), so two busy processes of one function are
+        never held to one core while another core has none of them.
+        """
         if self.cores is None:
             return None
         count = lambda_vcpus(memory_mb)
         if count >= len(self.cores):
             return None  # it may use them all: nothing to hold it to
-        start = self._next
-        self._next = (start + count) % len(self.cores)
+        start = self._next.get(function)
+        if start is None:
+            start = self._first
+            self._first = (self._first + 1) % len(self.cores)
+        self._next[function] = (start + count) % len(self.cores)
         return [self.cores[(start + i) % len(self.cores)] for i in range(count)]
 
 

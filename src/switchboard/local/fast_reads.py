@@ -115,7 +115,12 @@ def fast_query(tables: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] |
         candidates.reverse()
     start = body.get("ExclusiveStartKey")
     if start is not None:
-        if table.range_key_attr not in start or table.hash_key_attr not in start:
+        if (
+            table.range_key_attr not in start
+            or table.hash_key_attr not in start
+            # A key from another partition: moto answers as it sees fit (DynamoDB refuses it).
+            or DynamoType(start[table.hash_key_attr]) != hash_key
+        ):
             return None
         boundary = DynamoType(start[table.range_key_attr]).cast_value
         candidates = [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.local.child_process import start_child, stop_child
-from switchboard.local.core_allotment import CoreAllotment, available_cores
+from switchboard.local.core_allotment import CoreAllotment
 from switchboard.local.template_model import FunctionModel
 
 log = logging.getLogger("switchboard.local")
@@ -73,8 +73,8 @@ class Spawner:
     """Starts function processes by asking the zygote (see zygote.py) to fork one."""
 
     def __init__(self, cores: CoreAllotment | None = None) -> None:
-        #: Which cores each new process is held to (see core_allotment).
-        self.cores = cores if cores is not None else CoreAllotment(available_cores())
+        #: Which cores each new process is held to (see core_allotment); none by default.
+        self.cores = cores if cores is not None else CoreAllotment(None)
         self._directory = socket_directory()
         self._socket_path = os.path.join(self._directory, "workers.sock")
         self._server: asyncio.Server | None = None
@@ -115,7 +115,7 @@ class Spawner:
             "code_dir": str(model.code_dir),
             "env": env,
             "unix_sockets": self.unix_sockets,
-            "cores": self.cores.allot(model.memory_mb),
+            "cores": self.cores.allot(model.logical_id, model.memory_mb),
         }
         zygote.stdin.write(json.dumps(request).encode() + b"\n")
         try:

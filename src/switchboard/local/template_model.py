@@ -407,11 +407,34 @@ def _function_model(
         handler=handler,
         code_dir=(base / code_uri).resolve(),
         runtime=str(merged.get("Runtime", "")),
-        timeout=int(resolver.resolve(merged.get("Timeout", 3))),
-        memory_mb=int(resolver.resolve(merged.get("MemorySize", 128))),
+        timeout=_whole_number(logical_id, "Timeout", resolver.resolve(merged.get("Timeout", 3))),
+        memory_mb=_whole_number(
+            logical_id, "MemorySize", resolver.resolve(merged.get("MemorySize", 128))
+        ),
         environment={k: v for k, v in resolved_env.items() if v is not None},
         log_group=_log_group(logical_id, merged, resolver),
     )
+
+
+#: What Lambda accepts (seconds, MB); CloudFormation refuses anything else at deploy.
+_FUNCTION_LIMITS = {"Timeout": (1, 900), "MemorySize": (128, 10240)}
+
+
+def _whole_number(logical_id: str, name: str, value: Any) -> int:
+    """A function's Timeout or MemorySize, refused as Lambda refuses it: it decides the
+    function's time limit and its cores here (see core_allotment)."""
+    low, high = _FUNCTION_LIMITS[name]
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)  # a parameter's value arrives as a string
+    if number is None or not low <= number <= high:
+        raise TemplateError(
+            f"function {logical_id}: {name} must be a whole number from {low} to {high}, "
+            f"not {value!r}"
+        )
+    return number
 
 
 def _log_group(logical_id: str, merged: dict[str, Any], resolver: Resolver) -> str:

@@ -181,6 +181,20 @@ def test_the_shapes_left_to_moto_are_answered_when_well_formed(table: Any) -> No
     assert fast_query(tables, request) is not None
 
 
+@pytest.mark.parametrize("start_partition", ["ROOM#b", "ROOM#0", "ROOM#z"])
+def test_a_start_key_from_another_partition_is_left_to_moto(
+    table: Any, start_partition: str
+) -> None:
+    tables = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
+    request = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "ROOM#a"}},
+        "ExclusiveStartKey": {"PK": {"S": start_partition}, "SK": {"S": "CONN#010"}},
+    }
+    assert fast_query(tables, request) is None
+
+
 def test_unknown_table_and_type_mismatch_are_left_to_moto(table: Any) -> None:
     tables = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
     base = {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": {"S": "x"}}}

@@ -74,3 +74,29 @@ def test_the_defaults_and_good_values_pass() -> None:
         stage="dev_2",
     )
     assert model.stage == "dev_2"
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("    MemorySize: 64", "MemorySize must be a whole number from 128 to 10240, not 64"),
+        ("    MemorySize: 10241", "not 10241"),
+        ("    MemorySize: 12.5", "not 12.5"),
+        ("    MemorySize: lots", "not 'lots'"),
+        ("    MemorySize: true", "not True"),
+        ("    Timeout: 0", "Timeout must be a whole number from 1 to 900, not 0"),
+        ("    Timeout: 901", "not 901"),
+        ("    Timeout: -3", "not -3"),
+    ],
+)
+def test_a_function_lambda_would_refuse_is_refused(tmp_path: Path, line: str, says: str) -> None:
+    # MemorySize decides a function's cores and Timeout its time limit: a value Lambda
+    # refuses must not become one core, or no limit, without a word.
+    name = line.split(":")[0]
+    text = TEMPLATE.read_text()
+    original = next(x for x in text.splitlines() if x.startswith(f"{name}:"))
+    path = tmp_path / "template.yaml"
+    path.write_text(text.replace(original + "\n", line + "\n", 1))
+    with pytest.raises(TemplateError) as caught:
+        read_template(path)
+    assert says in str(caught.value)
