@@ -175,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--no-core-pinning",
         action="store_true",
-        help="let function processes run on any core (default: each is held to the cores "
-        "its MemorySize buys in Lambda, one up to 1,769 MB)",
+        help="let function processes run on any core (default: each is held to as many "
+        "whole cores as Lambda's CPU share for its MemorySize, one up to 1,769 MB)",
     )
     local.add_argument(
         "--log-level",

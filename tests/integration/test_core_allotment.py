@@ -1,9 +1,10 @@
-"""Each function process is held to the cores Lambda would give its function, as batch work.
+"""Each function process is held to as many cores as Lambda's CPU share for its memory
+(rounded up), as batch work.
 
-EnvAFunction has the default 128 MB (one vCPU in Lambda, and so one core here), and
-EnvBFunction 3,538 MB (two). The threads a handler starts are held with it; the gateway
-itself runs anywhere, scheduled as usual. `--no-core-pinning` lets function processes run
-on any core.
+EnvAFunction has the default 128 MB (a fraction of a vCPU in Lambda, and so one core
+here), and EnvBFunction 3,538 MB (two vCPUs' worth). The threads a handler starts are held
+with it; the gateway itself runs anywhere, scheduled as usual. `--no-core-pinning` lets
+function processes run on any core.
 """
 
 from __future__ import annotations

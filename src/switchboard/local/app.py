@@ -57,7 +57,8 @@ class LocalSettings:
     warm: bool = True
     #: The HTTP API's port (on the gateway's host), when the template has HttpApi events.
     http_port: int = 3000
-    #: Hold each function process to the cores Lambda would give it (see core_allotment).
+    #: Hold each function process to as many cores as Lambda's CPU share for its memory,
+    #: rounded up (see core_allotment).
     pin_cores: bool = True
 
 

@@ -59,10 +59,10 @@ class CoreAllotment:
     def allot(self, function: str, memory_mb: int) -> list[int] | None:
         """The cores for a new process of this function, or None: any core.
 
-        Turns are kept per function: a pool's processes alternate over the cores whatever
-        other functions start in between (a burst of connects starts authorizer and
-        `$connect` processes in any order), so two busy processes of one function are
-        never held to one core while another core has none of them.
+        Turns are kept per function: a pool's processes alternate over the cores as they
+        start, whatever other functions start in between (a burst of connects starts
+        authorizer and `$connect` processes in any order). A process that replaces one
+        that crashed or timed out takes the next turn, not the core it freed.
         """
         if self.cores is None:
             return None

@@ -407,27 +407,30 @@ def _function_model(
         handler=handler,
         code_dir=(base / code_uri).resolve(),
         runtime=str(merged.get("Runtime", "")),
-        timeout=_whole_number(logical_id, "Timeout", resolver.resolve(merged.get("Timeout", 3))),
+        timeout=_whole_number(logical_id, "Timeout", resolver.resolve(merged.get("Timeout"))),
         memory_mb=_whole_number(
-            logical_id, "MemorySize", resolver.resolve(merged.get("MemorySize", 128))
+            logical_id, "MemorySize", resolver.resolve(merged.get("MemorySize"))
         ),
         environment={k: v for k, v in resolved_env.items() if v is not None},
         log_group=_log_group(logical_id, merged, resolver),
     )
 
 
-#: What Lambda accepts (seconds, MB); CloudFormation refuses anything else at deploy.
-_FUNCTION_LIMITS = {"Timeout": (1, 900), "MemorySize": (128, 10240)}
+#: What Lambda accepts (seconds, MB), and its default when the property is absent;
+#: CloudFormation refuses anything else at deploy.
+_FUNCTION_LIMITS = {"Timeout": (1, 900, 3), "MemorySize": (128, 10240, 128)}
 
 
 def _whole_number(logical_id: str, name: str, value: Any) -> int:
     """A function's Timeout or MemorySize, refused as Lambda refuses it: it decides the
     function's time limit and its cores here (see core_allotment)."""
-    low, high = _FUNCTION_LIMITS[name]
+    low, high, default = _FUNCTION_LIMITS[name]
+    if value is None or value is NO_VALUE:
+        return default  # absent, or removed by `!Ref AWS::NoValue`: Lambda's default
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         number = int(value)  # a parameter's value arrives as a string
     if number is None or not low <= number <= high:
         raise TemplateError(

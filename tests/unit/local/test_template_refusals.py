@@ -87,16 +87,41 @@ def test_the_defaults_and_good_values_pass() -> None:
         ("    Timeout: 0", "Timeout must be a whole number from 1 to 900, not 0"),
         ("    Timeout: 901", "not 901"),
         ("    Timeout: -3", "not -3"),
+        ('    Timeout: "²"', "not '²'"),
+        # Full-width digits (written as escapes): str.isdigit() takes them, Lambda does not.
+        ('    MemorySize: "\uff12\uff15\uff16"', "not '\uff12\uff15\uff16'"),
     ],
 )
 def test_a_function_lambda_would_refuse_is_refused(tmp_path: Path, line: str, says: str) -> None:
     # MemorySize decides a function's cores and Timeout its time limit: a value Lambda
     # refuses must not become one core, or no limit, without a word.
+    with pytest.raises(TemplateError) as caught:
+        read_template(_with_globals_line(tmp_path, line))
+    assert says in str(caught.value)
+
+
+def _with_globals_line(tmp_path: Path, line: str) -> Path:
     name = line.split(":")[0]
     text = TEMPLATE.read_text()
     original = next(x for x in text.splitlines() if x.startswith(f"{name}:"))
     path = tmp_path / "template.yaml"
     path.write_text(text.replace(original + "\n", line + "\n", 1))
-    with pytest.raises(TemplateError) as caught:
-        read_template(path)
-    assert says in str(caught.value)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "memory_mb", "timeout"),
+    [
+        # A Number parameter's value arrives as a string: CloudFormation takes it.
+        ('    MemorySize: "1024"', 1024, 29),
+        ("    MemorySize: !Ref AWS::NoValue", 128, 29),  # dropped: Lambda's default
+        ("    Timeout: !Ref AWS::NoValue", 256, 3),
+        ("    Timeout: 900", 256, 900),
+    ],
+)
+def test_what_lambda_accepts_is_served(
+    tmp_path: Path, line: str, memory_mb: int, timeout: int
+) -> None:
+    model = read_template(_with_globals_line(tmp_path, line))
+    chat = model.function("ChatFunction")
+    assert (chat.memory_mb, chat.timeout) == (memory_mb, timeout)
