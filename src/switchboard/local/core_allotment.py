@@ -2,9 +2,10 @@
 
 Lambda allots CPU in proportion to memory: the equivalent of one vCPU at 1,769 MB, six at
 10,240 MB, and a fraction of one below 1,769 MB. Each local function process is held to
-that many whole cores, rounded up (one for every function of the chat stack). Each
-function's processes take the cores in turn, and each function starts its turns on the
-core after the last function's first, so that busy processes spread over the machine.
+that many whole cores, rounded up (one for every function of the chat stack): those
+where the function has the fewest live processes, taking turns among equals, with each
+function starting its turns a core after the last. Busy processes spread over the machine,
+and a process that replaces one that crashed or timed out takes the core it freed.
 
 This is not only fidelity. A fan-out posts from several threads, which hand CPython's
 GIL to each other at every socket call; when the scheduler wakes the next thread on
@@ -46,35 +47,57 @@ def available_cores() -> list[int] | None:
 
 
 class CoreAllotment:
-    """Hands each new function process its cores, each function's in turn."""
+    """Hands each new function process its cores, and takes them back when it ends."""
 
     def __init__(self, cores: list[int] | None) -> None:
         #: None: no pinning (not supported, or turned off).
         self.cores = cores or None
-        #: Where each function's next process starts, by the function's logical id.
+        #: Where each function's next turn starts (an index into `cores`), by logical id.
         self._next: dict[str, int] = {}
         #: Where the next function to ask starts: functions spread over the cores too.
         self._first = 0
+        #: Each function's live processes held to each core (by index into `cores`).
+        self._live: dict[str, list[int]] = {}
 
     def allot(self, function: str, memory_mb: int) -> list[int] | None:
         """The cores for a new process of this function, or None: any core.
 
-        Turns are kept per function: a pool's processes alternate over the cores as they
-        start, whatever other functions start in between (a burst of connects starts
-        authorizer and `$connect` processes in any order). A process that replaces one
-        that crashed or timed out takes the next turn, not the core it freed.
+        Counted per function: a pool's processes spread over the cores whatever other
+        functions start in between (a burst of connects starts authorizer and `$connect`
+        processes in any order). Give them back with `release` when the process ends.
         """
         if self.cores is None:
             return None
+        size = len(self.cores)
         count = lambda_vcpus(memory_mb)
-        if count >= len(self.cores):
+        if count >= size:
             return None  # it may use them all: nothing to hold it to
+        live = self._live.setdefault(function, [0] * size)
         start = self._next.get(function)
         if start is None:
             start = self._first
-            self._first = (self._first + 1) % len(self.cores)
-        self._next[function] = (start + count) % len(self.cores)
-        return [self.cores[(start + i) % len(self.cores)] for i in range(count)]
+            self._first = (self._first + 1) % size
+
+        def held(offset: int) -> int:
+            return sum(live[(start + offset + i) % size] for i in range(count))
+
+        # The least-held run of cores; among equals, the next in turn.
+        chosen = (start + min(range(size), key=lambda offset: (held(offset), offset))) % size
+        self._next[function] = (chosen + count) % size
+        indexes = [(chosen + i) % size for i in range(count)]
+        for index in indexes:
+            live[index] += 1
+        return [self.cores[index] for index in indexes]
+
+    def release(self, function: str, cores: list[int] | None) -> None:
+        """A process of this function that was held to these cores has ended."""
+        live = self._live.get(function)
+        if not cores or self.cores is None or live is None:
+            return
+        for core in cores:
+            if core in self.cores:
+                index = self.cores.index(core)
+                live[index] = max(0, live[index] - 1)
 
 
 def hold_to(cores: list[int] | None) -> None:

@@ -101,8 +101,9 @@ class Spawner:
             raise RuntimeError("the function process zygote did not start")
 
     async def spawn(
-        self, model: FunctionModel, env: dict[str, str]
+        self, model: FunctionModel, env: dict[str, str], cores: list[int] | None = None
     ) -> tuple[int, asyncio.StreamReader, asyncio.StreamWriter]:
+        """Fork a process for this function, held to `cores` (None: any core)."""
         zygote = self._zygote
         if zygote is None or zygote.stdin is None or zygote.returncode is not None:
             raise RuntimeError("the function process zygote is not running")
@@ -115,7 +116,7 @@ class Spawner:
             "code_dir": str(model.code_dir),
             "env": env,
             "unix_sockets": self.unix_sockets,
-            "cores": self.cores.allot(model.logical_id, model.memory_mb),
+            "cores": cores,
         }
         zygote.stdin.write(json.dumps(request).encode() + b"\n")
         try:
@@ -150,9 +151,14 @@ class FunctionProcess:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._dead = False
+        #: The cores it is held to, until it ends (see core_allotment).
+        self._cores: list[int] | None = None
 
     async def start(self) -> None:
-        self._pid, self._reader, self._writer = await self._spawner.spawn(self.model, self._env)
+        self._cores = self._spawner.cores.allot(self.model.logical_id, self.model.memory_mb)
+        self._pid, self._reader, self._writer = await self._spawner.spawn(
+            self.model, self._env, self._cores
+        )
         ready = await asyncio.wait_for(self._reader.readline(), timeout=60)
         if not ready:
             self._dead = True
@@ -194,6 +200,7 @@ class FunctionProcess:
 
     def kill(self) -> None:
         self._dead = True
+        self._give_back_cores()
         if self._pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)
@@ -203,8 +210,15 @@ class FunctionProcess:
     async def stop(self) -> None:
         """Close its request stream: the process finishes what it is doing and exits."""
         self._dead = True
+        self._give_back_cores()
         if self._writer is not None:
             self._writer.close()
+
+    def _give_back_cores(self) -> None:
+        # Once: a process may be killed after it was stopped, or killed twice.
+        if self._cores is not None:
+            self._spawner.cores.release(self.model.logical_id, self._cores)
+            self._cores = None
 
 
 class FunctionPool:

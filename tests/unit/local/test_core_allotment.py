@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -13,6 +16,8 @@ from switchboard.local.core_allotment import (
     lambda_vcpus,
     schedule_as_batch,
 )
+from switchboard.local.functions import FunctionProcess
+from switchboard.local.template_model import FunctionModel
 
 
 @pytest.mark.parametrize(
@@ -99,3 +104,73 @@ def test_schedule_as_batch_needs_no_privilege() -> None:
     assert child.exitcode == 0
     assert answer.get() == os.SCHED_BATCH
     assert os.sched_getscheduler(0) == policy_before, "the test process itself was changed"
+
+
+def test_a_freed_core_is_taken_again_before_the_next_turn() -> None:
+    allotment = CoreAllotment([0, 1, 2])
+    first, second, third = (allotment.allot("Chat", 256) for _ in range(3))
+    assert (first, second, third) == ([0], [1], [2])
+    allotment.release("Chat", second)  # it crashed, or ran past its timeout
+    assert allotment.allot("Chat", 256) == [1], "the replacement did not take the freed core"
+    assert allotment.allot("Chat", 256) == [2], "then turns go on from there"
+
+
+def test_release_counts_per_function_and_ignores_what_it_never_gave() -> None:
+    allotment = CoreAllotment([0, 1])
+    assert allotment.allot("Chat", 256) == [0]
+    assert allotment.allot("Auth", 256) == [1]
+    allotment.release("Auth", [1])
+    allotment.release("Auth", [1])  # twice: not below none
+    allotment.release("Chat", [7])  # a core it does not have
+    allotment.release("Nobody", [0])
+    allotment.release("Chat", None)
+    assert allotment.allot("Chat", 256) == [1], "Chat still holds core 0"
+    assert allotment.allot("Auth", 256) == [0], "Auth holds nothing: its next turn"
+
+
+class _Spawner:
+    """Spawns nothing: hands out cores and a process that says it is ready."""
+
+    def __init__(self) -> None:
+        self.cores = CoreAllotment([0, 1])
+        self.held: list[list[int] | None] = []
+
+    async def spawn(
+        self, model: Any, env: dict[str, str], cores: list[int] | None = None
+    ) -> tuple[int, asyncio.StreamReader, Any]:
+        self.held.append(cores)
+        reader = asyncio.StreamReader()
+        reader.feed_data(b'{"ready":true}\n')
+        return 0, reader, None
+
+
+def test_a_function_process_gives_its_cores_back_once_when_it_ends(tmp_path: Path) -> None:
+    model = FunctionModel(
+        logical_id="Chat",
+        handler="app.handler",
+        code_dir=tmp_path,
+        runtime="python3.13",
+        timeout=3,
+        memory_mb=256,
+        environment={},
+        log_group="/aws/lambda/Chat",
+    )
+    spawner = _Spawner()
+
+    async def scenario() -> None:
+        first = FunctionProcess(model, {}, cast(Any, spawner))
+        second = FunctionProcess(model, {}, cast(Any, spawner))
+        await first.start()
+        await second.start()
+        first.kill()
+        first.kill()
+        await first.stop()
+        replacement = FunctionProcess(model, {}, cast(Any, spawner))
+        await replacement.start()
+        await second.stop()
+        await replacement.stop()
+
+    asyncio.run(scenario())
+    assert spawner.held == [[0], [1], [0]]
+    assert spawner.cores.allot("Chat", 256) == [1], "a stopped process kept its core"
+    assert spawner.cores.allot("Chat", 256) == [0]
